@@ -1,0 +1,49 @@
+# Precedent: two commands set everything up on a fresh machine with Python 3.11:
+#   make run    create .venv, install, migrate the embedded database, serve
+#   make test   lint, type-check and test (SQLite; then PostgreSQL when PRECEDENT_TEST_DATABASE_URL is set)
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/precedent db upgrade
+	$(BIN)/precedent serve
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy api schemas evidence_store
+
+pytest: pytest-sqlite pytest-postgres
+
+pytest-sqlite: $(STAMP)
+	PRECEDENT_TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+
+pytest-postgres: $(STAMP)
+	@if [ -n "$$PRECEDENT_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL ($$PRECEDENT_TEST_DATABASE_URL)"; \
+		$(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		echo "PRECEDENT_TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
