@@ -1,0 +1,158 @@
+"""Cases: thin routes over api.cases.service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
+
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.cases import service as cases_service
+from api.deps import ContextDep, Require, SessionDep
+from api.history import service as history_service
+from api.problems import problem_responses
+from api.routing import IfMatch, with_etag
+from schemas.base import Page, Schema
+from schemas.case import (
+    AssignmentCreate,
+    AssignmentRead,
+    CaseCreate,
+    CaseRead,
+    CaseUpdate,
+    CategoryCode,
+    Country,
+    Retraction,
+)
+from schemas.enums import CaseStatus
+from schemas.history import RevisionRead
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+CaseReader = Annotated[Actor, Depends(Require(Permission.CASE_READ))]
+CaseCreator = Annotated[Actor, Depends(Require(Permission.CASE_CREATE))]
+CaseAssigner = Annotated[Actor, Depends(Require(Permission.CASE_ASSIGN))]
+HistoryReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.HISTORY_READ))]
+
+
+class CaseListQuery(Schema):
+    """Filters of the case list; unknown parameters are refused."""
+
+    status: CaseStatus | None = None
+    country: Country | None = None
+    category: CategoryCode | None = Field(
+        default=None, description="A taxonomy code: cases under it or below."
+    )
+    tag: str | None = Field(default=None, max_length=64)
+    mine: bool = Field(default=False, description="Only cases you created.")
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@router.post("", response_model=CaseRead, status_code=201, responses=problem_responses(401, 403, 422))
+def create_case(case_in: CaseCreate, session: SessionDep, actor: CaseCreator, response: Response) -> CaseRead:
+    """Record a new case (a precedent)."""
+    case = cases_service.create_case(session=session, actor=actor, case_in=case_in)
+    response.headers["Location"] = f"/api/v1/cases/{case.id}"
+    with_etag(response, case.version)
+    return case
+
+
+@router.get("", response_model=Page[CaseRead], responses=problem_responses(401, 403, 422))
+def list_cases(
+    query: Annotated[CaseListQuery, Query()], session: SessionDep, ctx: ContextDep, actor: CaseReader
+) -> Page[CaseRead]:
+    """List the cases you may see, newest first, a page at a time."""
+    filters = cases_service.CaseListFilters(
+        status=query.status.value if query.status else None,
+        country=query.country,
+        category=query.category,
+        tag=query.tag.lower() if query.tag else None,
+        mine=query.mine,
+    )
+    return cases_service.list_cases(
+        session=session,
+        actor=actor,
+        filters=filters,
+        cursor=query.cursor,
+        limit=query.limit,
+        secret=ctx.secret,
+    )
+
+
+@router.get("/{case_id}", response_model=CaseRead, responses=problem_responses(401, 403, 404, 422))
+def get_case(case_id: uuid.UUID, session: SessionDep, actor: CaseReader, response: Response) -> CaseRead:
+    """Return one case (retracted cases too, with the reason)."""
+    case = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
+    with_etag(response, case.version)
+    return cases_service.case_to_read(session=session, case=case)
+
+
+@router.patch(
+    "/{case_id}", response_model=CaseRead, responses=problem_responses(401, 403, 404, 409, 412, 422, 428)
+)
+def update_case(
+    case_id: uuid.UUID,
+    case_in: CaseUpdate,
+    session: SessionDep,
+    actor: CaseReader,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseRead:
+    """Change a case; send the ETag you read as If-Match."""
+    case = cases_service.update_case(
+        session=session, actor=actor, case_id=case_id, case_in=case_in, if_match=if_match
+    )
+    with_etag(response, case.version)
+    return case
+
+
+@router.post(
+    "/{case_id}/retract",
+    response_model=CaseRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def retract_case(
+    case_id: uuid.UUID,
+    retraction: Retraction,
+    session: SessionDep,
+    actor: CaseReader,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseRead:
+    """Retract a case with a reason: it leaves every list and stays in its history."""
+    case = cases_service.retract_case(
+        session=session, actor=actor, case_id=case_id, reason=retraction.reason, if_match=if_match
+    )
+    with_etag(response, case.version)
+    return case
+
+
+@router.get(
+    "/{case_id}/history", response_model=list[RevisionRead], responses=problem_responses(401, 403, 404, 422)
+)
+def case_history(
+    case_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: HistoryReader
+) -> list[RevisionRead]:
+    """Every change to the case and to its involvements and testimonies, oldest first."""
+    cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
+    return history_service.list_case_revisions(
+        session=session, actor=actor, case_id=case_id, sealer=ctx.sealer
+    )
+
+
+@router.post(
+    "/{case_id}/assignments",
+    response_model=AssignmentRead,
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def assign_user(
+    case_id: uuid.UUID, assignment: AssignmentCreate, session: SessionDep, actor: CaseAssigner
+) -> AssignmentRead:
+    """Assign a documenter to the case so they may see and edit it."""
+    return cases_service.assign_user(
+        session=session, actor=actor, case_id=case_id, user_id=assignment.user_id
+    )

@@ -1,0 +1,210 @@
+"""The `precedent` console script: serve, migrate, manage users and tokens, load the taxonomy."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.config import Settings, get_settings
+from schemas.enums import Role
+
+if TYPE_CHECKING:
+    from api.context import AppContext
+
+app = typer.Typer(
+    help="Precedent: documentation database for labour-rights violations.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _context() -> AppContext:
+    from api.context import AppContext
+
+    return AppContext.build(_settings())
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Upgrade the database to the latest schema (safe to run again)."""
+    from api import migrate
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")]) -> None:
+    """(Developers) write a migration for the model changes, against a database at head."""
+    from api import migrate
+
+    migrate.new_revision(_settings().resolved_database_url, message)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check that the database is at head and that models and migrations agree; exit 1 if not."""
+    import sqlalchemy as sa
+
+    from api import migrate
+    from api.db import Database
+
+    settings = _settings()
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.engine.connect() as conn:
+            current = migrate.current_revision(conn)
+            head = migrate.head_revision()
+            if current != head:
+                _fail(f"database is at {current}, code expects {head}: run `precedent db upgrade`")
+            diffs = migrate.pending_differences(conn)
+    except sa.exc.DBAPIError as exc:
+        _fail(f"database unreachable: {type(exc.orig).__name__}")
+    finally:
+        db.dispose()
+    if diffs:
+        for diff in diffs:
+            typer.echo(f"  {diff}", err=True)
+        _fail("models and migrations disagree: add a migration")
+    typer.echo(f"ok: at {head}, models and migrations agree")
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="admin, coordinator, documenter or researcher")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create an account; prints a generated password unless --password-stdin is given."""
+    from api.auth import service as auth_service
+    from api.problems import ProblemError
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    ctx = _context()
+    try:
+        with ctx.db.session(write=True) as session:
+            user, generated = auth_service.create_user(
+                session=session, username=username, role=role, password=password
+            )
+    except ProblemError as exc:
+        _fail(str(exc.detail or exc))
+    finally:
+        ctx.close()
+    typer.echo(f"created {user.username} ({user.role})")
+    if not password_stdin:
+        typer.echo(f"password: {generated}")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable an account; its tokens stop working at once."""
+    from api.auth import service as auth_service
+    from api.problems import ProblemError
+
+    ctx = _context()
+    try:
+        with ctx.db.session(write=True) as session:
+            auth_service.disable_user(session=session, username=username)
+    except ProblemError as exc:
+        _fail(str(exc.detail or exc))
+    finally:
+        ctx.close()
+    typer.echo(f"disabled {username}")
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Validity in days.")] = 365,
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+) -> None:
+    """Create a long-lived API token for scripts; it is printed once and stored only as a hash."""
+    from api.auth import service as auth_service
+    from api.problems import ProblemError
+
+    ctx = _context()
+    try:
+        with ctx.db.session(write=True) as session:
+            token, row = auth_service.create_api_token(
+                ctx=ctx, session=session, username=username, days=days, label=label
+            )
+    except ProblemError as exc:
+        _fail(str(exc.detail or exc))
+    finally:
+        ctx.close()
+    typer.echo(token)
+    typer.echo(f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+@app.command("serve")
+def serve(
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the database first.")
+    ] = True,
+) -> None:
+    """Serve the API and web interface with uvicorn (creates the first admin account on a fresh install)."""
+    import uvicorn
+
+    from api import migrate
+    from api.auth import service as auth_service
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate_first:
+        migrate.upgrade(settings.resolved_database_url)
+    ctx = _context()
+    try:
+        with ctx.db.session(write=True) as session:
+            password = auth_service.ensure_first_admin(session=session)
+    finally:
+        ctx.close()
+    if password:
+        typer.echo("=" * 72)
+        typer.echo("First start: created the account `admin`. Its password is shown only this once:")
+        typer.echo(f"    {password}")
+        typer.echo("Log in at /docs (Authorize) or POST /api/v1/auth/token, then create the other accounts.")
+        typer.echo("=" * 72)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    typer.echo(f"Precedent on http://{settings.host}:{settings.port}/docs")
+    uvicorn.run(
+        "api.main:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        proxy_headers=settings.trust_proxy_headers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Dependency vocabulary for routes: sessions, the authenticated actor, permission guards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.auth import service as auth_service
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.context import AppContext
+from api.problems import AuthenticationRequired, PermissionDenied
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_session(request: Request, ctx: ContextDep) -> Iterator[Session]:
+    """Yield a session for the request; services commit explicitly, anything uncommitted is rolled back."""
+    session = ctx.db.session(write=request.method not in SAFE_METHODS)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_current_actor(
+    ctx: ContextDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Actor:
+    """Authenticate the bearer token, or answer 401."""
+    if not token:
+        raise AuthenticationRequired(
+            "Send a bearer token: POST /api/v1/auth/token with your username and password."
+        )
+    actor = auth_service.actor_for_token(ctx=ctx, token=token)
+    if actor is None:
+        raise AuthenticationRequired("The token is unknown, expired or revoked, or the account is disabled.")
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_current_actor)]
+
+
+class Require:
+    """Guard: the actor must hold every listed permission, else 403."""
+
+    def __init__(self, *permissions: Permission) -> None:
+        self.permissions = permissions
+
+    def __call__(self, actor: CurrentActor) -> Actor:
+        missing = [p.value for p in self.permissions if not actor.can(p)]
+        if missing:
+            raise PermissionDenied(f"Your role ({actor.role.value}) lacks {', '.join(missing)}.")
+        return actor

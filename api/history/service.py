@@ -1,0 +1,94 @@
+"""Record and read revisions. Identity values inside a revision are sealed like the identity itself."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.models import Revision
+from api.sealing import Sealer
+from schemas.history import FieldChange, RevisionRead
+
+
+def record_revision(
+    *,
+    session: Session,
+    actor: Actor,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    version: int,
+    action: str,
+    changes: dict[str, dict[str, Any]],
+    case_id: uuid.UUID | None = None,
+    identity_changes: dict[str, dict[str, Any]] | None = None,
+    sealer: Sealer | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append a revision to the session's transaction."""
+    sealed = None
+    if identity_changes:
+        if sealer is None:
+            raise ValueError("identity changes must be sealed")
+        sealed = sealer.seal(identity_changes, context=_revision_context(entity_id, version))
+    session.add(
+        Revision(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            case_id=case_id,
+            version=version,
+            action=action,
+            actor_id=actor.user_id,
+            changes=changes,
+            sealed_identity=sealed,
+            reason=reason,
+        )
+    )
+
+
+def _revision_context(entity_id: uuid.UUID, version: int) -> str:
+    return f"revision:{entity_id}:{version}"
+
+
+def list_revisions(
+    *, session: Session, actor: Actor, entity_type: str, entity_id: uuid.UUID, sealer: Sealer
+) -> list[RevisionRead]:
+    """Return a record's revisions, oldest first, with identity values only for permitted callers."""
+    rows = session.exec(
+        select(Revision)
+        .where(Revision.entity_type == entity_type, Revision.entity_id == entity_id)
+        .order_by(Revision.id)  # type: ignore[arg-type]
+    ).all()
+    return [_to_read(row, actor=actor, sealer=sealer) for row in rows]
+
+
+def list_case_revisions(
+    *, session: Session, actor: Actor, case_id: uuid.UUID, sealer: Sealer
+) -> list[RevisionRead]:
+    """Return the revisions of a case and of the records inside it (involvements, testimonies), oldest first."""
+    rows = session.exec(
+        select(Revision).where(Revision.case_id == case_id).order_by(Revision.id)  # type: ignore[arg-type]
+    ).all()
+    return [_to_read(row, actor=actor, sealer=sealer) for row in rows]
+
+
+def _to_read(row: Revision, *, actor: Actor, sealer: Sealer) -> RevisionRead:
+    changes = {k: FieldChange(**v) for k, v in row.changes.items()}
+    if row.sealed_identity is not None and actor.can(Permission.PERSON_READ_IDENTITY):
+        opened = sealer.open(row.sealed_identity, context=_revision_context(row.entity_id, row.version))
+        changes |= {f"identity.{k}": FieldChange(**v) for k, v in opened.items()}
+    return RevisionRead(
+        id=row.id or 0,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        version=row.version,
+        action=row.action,
+        actor_id=row.actor_id,
+        at=row.at,
+        changes=changes,
+        reason=row.reason,
+        identity_changed=row.sealed_identity is not None,
+    )

@@ -1,0 +1,196 @@
+"""The FastAPI application: routers under /api/v1, RFC 9457 problems, security headers, health checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import migrate
+from api.auth.routes import router as auth_router
+from api.cases.routes import router as cases_router
+from api.config import Settings, get_settings
+from api.context import AppContext
+from api.involvements.routes import router as involvements_router
+from api.people.routes import organisations_router
+from api.people.routes import router as people_router
+from api.problems import PayloadTooLarge, install_problem_handlers, problem_response
+from api.testimonies.routes import router as testimonies_router
+from api.users.routes import router as users_router
+
+API_PREFIX = "/api/v1"
+access_log = logging.getLogger("precedent.access")
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a limit with 413, counting streamed bytes, not trusting Content-Length."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: Callable[[Scope], bool]) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exempt(scope):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(f"Request bodies here are limited to {self.limit} bytes.")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = PayloadTooLarge(f"Request bodies here are limited to {self.limit} bytes.").to_problem(
+            instance=scope.get("path")
+        )
+        await problem_response(problem)(scope, receive, send)
+
+
+def _health_router(ctx_getter: Callable[[], AppContext]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
+    def readyz(response: Response) -> dict[str, Any]:
+        """The database is reachable and migrated to the revision this code expects."""
+        ctx = ctx_getter()
+        head = migrate.head_revision()
+        try:
+            with ctx.db.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                current = migrate.current_revision(conn)
+        except sa.exc.DBAPIError:
+            response.status_code = 503
+            return {"status": "unavailable", "database": "unreachable"}
+        if current != head:
+            response.status_code = 503
+            return {
+                "status": "unavailable",
+                "database": "not migrated",
+                "revision": current,
+                "expected": head,
+            }
+        return {"status": "ok", "revision": current}
+
+    return router
+
+
+def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
+    """Build the application for `settings` (read from the environment when not given)."""
+    settings = settings or (ctx.settings if ctx else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = app.state.ctx is None
+        if own:
+            app.state.ctx = AppContext.build(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.ctx.close()
+                app.state.ctx = None
+
+    app = FastAPI(
+        title="Precedent",
+        version="0.1.0",
+        summary="Documentation database for labour-rights violations, with verifiable evidence custody.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        swagger_ui_parameters={"persistAuthorization": False},
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        auth_router,
+        users_router,
+        cases_router,
+        involvements_router,
+        testimonies_router,
+        people_router,
+        organisations_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_health_router(lambda: app.state.ctx))
+
+    @app.middleware("http")
+    async def _headers_and_access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(API_PREFIX):
+            response.headers.setdefault("Content-Security-Policy", _API_CSP)
+            response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        route = request.scope.get("route")
+        # The route template, never the URL: paths and query strings can carry names and search terms.
+        access_log.info(
+            "%s %s %d %.1fms",
+            request.method,
+            getattr(route, "path", "-"),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_json_bytes,
+        exempt=lambda scope: scope.get("path", "").endswith(("/evidence", "/content")),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn workers: settings from the environment."""
+    return create_app(get_settings())

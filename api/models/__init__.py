@@ -1,0 +1,28 @@
+"""Every table, imported here so SQLModel.metadata is complete for Alembic and the tests."""
+
+from api.models.audit import AuditEvent
+from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter
+from api.models.involvement import Involvement
+from api.models.person import Consent, Organisation, Person, PersonIdentity
+from api.models.revision import Revision
+from api.models.testimony import Testimony
+from api.models.user import ApiToken, LoginAttempt, User
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Case",
+    "CaseAssignment",
+    "CaseCategory",
+    "CaseTag",
+    "Consent",
+    "Involvement",
+    "LoginAttempt",
+    "Organisation",
+    "Person",
+    "PersonIdentity",
+    "ReferenceCounter",
+    "Revision",
+    "Testimony",
+    "User",
+]

@@ -1,0 +1,88 @@
+"""A case ("precedent"): one documented event, its categories, tags and assigned documenters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from api.models.base import Audited, fk_field, str_field, text_field, ts_field, uuid_pk
+
+
+class Case(Audited, table=True):
+    __tablename__ = "case_record"
+    __table_args__ = (
+        sa.Index("ix_case_record_date_lo_id", "date_lo", "id"),
+        sa.Index("ix_case_record_country_date_lo", "country", "date_lo"),
+        sa.Index("ix_case_record_created_at_id", "created_at", "id"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    reference: str = Field(sa_type=sa.String(32), unique=True, nullable=False)
+    title: str = str_field(500)
+    summary: str = Field(default="", sa_type=sa.Text, nullable=False)
+    narrative: str = Field(default="", sa_type=sa.Text, nullable=False)
+    occurred_from: date = Field(nullable=False)
+    occurred_to: date | None = Field(default=None)
+    date_precision: str = str_field(16)
+    # The widest interval the uncertain date may cover: what date-range search matches against.
+    date_lo: date = Field(nullable=False)
+    date_hi: date = Field(nullable=False)
+    country: str = str_field(2)
+    region: str | None = str_field(200, nullable=True)
+    place: str | None = str_field(200, nullable=True)
+    employer: str | None = str_field(300, nullable=True)
+    sector: str | None = str_field(200, nullable=True)
+    status: str = str_field(16, index=True)
+    confidentiality: str = str_field(16)
+    urgent: bool = Field(default=False, nullable=False)
+    urgency_reason: str | None = text_field()
+    language: str | None = str_field(16, nullable=True)
+    primary_category: str | None = str_field(64, nullable=True, index=True)
+
+
+class CaseCategory(SQLModel, table=True):
+    """A taxonomy code a case is filed under; exactly one per case is primary."""
+
+    __tablename__ = "case_category"
+    __table_args__ = (sa.Index("ix_case_category_code_case", "code", "case_id"),)
+
+    case_id: uuid.UUID = Field(
+        sa_type=sa.Uuid, foreign_key="case_record.id", primary_key=True, ondelete="CASCADE"
+    )
+    code: str = Field(sa_type=sa.String(64), primary_key=True)
+    is_primary: bool = Field(default=False, nullable=False)
+
+
+class CaseTag(SQLModel, table=True):
+    __tablename__ = "case_tag"
+    __table_args__ = (sa.Index("ix_case_tag_tag_case", "tag", "case_id"),)
+
+    case_id: uuid.UUID = Field(
+        sa_type=sa.Uuid, foreign_key="case_record.id", primary_key=True, ondelete="CASCADE"
+    )
+    tag: str = Field(sa_type=sa.String(64), primary_key=True)
+
+
+class CaseAssignment(SQLModel, table=True):
+    """A documenter assigned to a case: they may see and edit it like its creator."""
+
+    __tablename__ = "case_assignment"
+
+    case_id: uuid.UUID = Field(
+        sa_type=sa.Uuid, foreign_key="case_record.id", primary_key=True, ondelete="CASCADE"
+    )
+    user_id: uuid.UUID = Field(sa_type=sa.Uuid, foreign_key="user_account.id", primary_key=True, index=True)
+    assigned_by: uuid.UUID = fk_field("user_account.id", index=False)
+    assigned_at: datetime = ts_field()
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """Last human reference number issued per year (PR-<year>-<number>)."""
+
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
+    last_value: int = Field(default=0, nullable=False)

@@ -1,0 +1,58 @@
+"""Accounts, their bearer tokens, and login attempts (for throttling)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from api.models.base import fk_field, str_field, ts_field, uuid_pk
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: uuid.UUID = uuid_pk()
+    username: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    role: str = str_field(16)
+    password_hash: str = str_field(255)
+    disabled: bool = Field(default=False, nullable=False)
+    language: str | None = str_field(16, nullable=True)
+    created_at: datetime = ts_field()
+    password_changed_at: datetime = ts_field()
+
+
+class ApiToken(SQLModel, table=True):
+    """An opaque bearer token, stored only as a keyed hash."""
+
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = uuid_pk()
+    user_id: uuid.UUID = fk_field("user_account.id")
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    kind: str = str_field(16)  # "session" (from /auth/token) or "api" (long-lived, from the CLI)
+    label: str | None = str_field(200, nullable=True)
+    created_at: datetime = ts_field()
+    expires_at: datetime = ts_field()
+    revoked_at: datetime | None = ts_field(nullable=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A login attempt, keyed by hashes of the username and client address (neither is stored in clear)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_account_at", "account_key", "at"),
+        sa.Index("ix_login_attempt_client_at", "client_key", "at"),
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer, "sqlite")
+    )
+    account_key: str = str_field(64)
+    client_key: str = str_field(64)
+    success: bool = Field(nullable=False)
+    at: datetime = ts_field()

@@ -1,0 +1,244 @@
+"""Walk every API route for every role and ownership case, and check who is let in.
+
+The table below must name every route the application serves: a new route without an entry fails the
+first test, so nobody adds an endpoint without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Account
+from tests.factories import API, add_testimony, create_case, create_person, involve, ok
+
+CANARY = "Канарэйка Сцяпанаўна Тэставая"
+_n = itertools.count()
+
+
+@dataclass
+class World:
+    """Records owned by `documenter`, as a documenter would build them."""
+
+    case: str
+    person: str
+    involvement: str
+    testimony: str
+    consent: str
+    organisation: str
+    target_user: str
+    documenter2: str
+
+
+def build_world(
+    client: TestClient, documenter: Account, admin: Account, documenter2: Account, *, with_user: bool = False
+) -> World:
+    org = ok(
+        client.post(
+            f"{API}/organisations", json={"name": "Naftan", "kind": "employer"}, headers=documenter.headers
+        ),
+        201,
+    )
+    person = create_person(client, documenter, identity={"full_name": CANARY})
+    case = create_case(client, documenter)
+    inv = involve(
+        client, documenter, case["id"], person_id=person["id"], role="victim", victim_status="detained"
+    )
+    tes = add_testimony(client, documenter, case["id"], person["id"])
+    consent = ok(
+        client.post(
+            f"{API}/people/{person['id']}/consents",
+            json={"audience": "ilo", "granted_at": "2026-01-10", "method": "written"},
+            headers=documenter.headers,
+        ),
+        201,
+    )
+    target = ""
+    if with_user:  # Argon2 makes accounts slow to create: only for the user routes
+        body = {"username": f"target{next(_n)}", "role": "researcher"}
+        target = ok(client.post(f"{API}/users", json=body, headers=admin.headers), 201)["id"]
+    return World(
+        case["id"],
+        person["id"],
+        inv["id"],
+        tes["id"],
+        consent["id"],
+        org["id"],
+        target,
+        str(documenter2.user_id),
+    )
+
+
+Body = Callable[[World], Any]
+OK = "ok"  # the request succeeds (2xx)
+
+# Expected outcome per role: admin, coordinator, documenter (owner), documenter2 (stranger), researcher.
+CASE_READ = (OK, OK, OK, 404, OK)
+CASE_WRITE = (OK, OK, OK, 404, 403)
+GUARDED_WRITE = (OK, OK, OK, 404, 403)
+ADMIN_ONLY = (OK, 403, 403, 403, 403)
+EVERYONE = (OK, OK, OK, OK, OK)
+PERSON_READ = (OK, OK, OK, 404, OK)
+CONSENT_READ = (OK, OK, OK, 404, 403)
+ASSIGN = (OK, OK, 403, 403, 403)
+CREATE = (OK, OK, OK, OK, 403)
+
+
+@dataclass(frozen=True)
+class Rule:
+    expected: tuple[Any, ...]
+    body: Body | None = None
+    mutates: bool = False
+
+
+def _retract(_: World) -> dict[str, str]:
+    return {"reason": "entered twice"}
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/auth/me"): Rule(EVERYONE),
+    ("GET", "/users"): Rule(ADMIN_ONLY),
+    ("POST", "/users"): Rule(
+        ADMIN_ONLY, lambda w: {"username": f"new{next(_n)}", "role": "researcher"}, True
+    ),
+    ("PATCH", "/users/{user_id}"): Rule(ADMIN_ONLY, lambda w: {"role": "documenter"}, True),
+    ("POST", "/cases"): Rule(
+        CREATE, lambda w: {"title": "x", "country": "BY", "occurred_from": "2022"}, True
+    ),
+    ("GET", "/cases"): Rule(EVERYONE),
+    ("GET", "/cases/{case_id}"): Rule(CASE_READ),
+    ("PATCH", "/cases/{case_id}"): Rule(CASE_WRITE, lambda w: {"title": "Changed"}, True),
+    ("POST", "/cases/{case_id}/retract"): Rule(CASE_WRITE, _retract, True),
+    ("GET", "/cases/{case_id}/history"): Rule(CASE_READ),
+    ("POST", "/cases/{case_id}/assignments"): Rule(ASSIGN, lambda w: {"user_id": w.documenter2}, True),
+    ("POST", "/cases/{case_id}/involvements"): Rule(
+        GUARDED_WRITE, lambda w: {"organisation_id": w.organisation, "role": "perpetrator"}, True
+    ),
+    ("GET", "/cases/{case_id}/involvements"): Rule(CASE_READ),
+    ("GET", "/cases/{case_id}/involvements/{involvement_id}"): Rule(CASE_READ),
+    ("PATCH", "/cases/{case_id}/involvements/{involvement_id}"): Rule(
+        GUARDED_WRITE, lambda w: {"description": "seen at the gate"}, True
+    ),
+    ("POST", "/cases/{case_id}/involvements/{involvement_id}/retract"): Rule(GUARDED_WRITE, _retract, True),
+    ("GET", "/cases/{case_id}/involvements/{involvement_id}/history"): Rule(CASE_READ),
+    ("POST", "/cases/{case_id}/testimonies"): Rule(
+        GUARDED_WRITE,
+        lambda w: {"source_person_id": w.person, "language": "ru", "text": "Текст", "taken_at": "2026-01-11"},
+        True,
+    ),
+    ("GET", "/cases/{case_id}/testimonies"): Rule(CASE_READ),
+    ("GET", "/cases/{case_id}/testimonies/{testimony_id}"): Rule(CASE_READ),
+    ("PATCH", "/cases/{case_id}/testimonies/{testimony_id}"): Rule(
+        GUARDED_WRITE, lambda w: {"text": "Змена"}, True
+    ),
+    ("POST", "/cases/{case_id}/testimonies/{testimony_id}/retract"): Rule(GUARDED_WRITE, _retract, True),
+    ("GET", "/cases/{case_id}/testimonies/{testimony_id}/history"): Rule(CASE_READ),
+    ("POST", "/people"): Rule(CREATE, lambda w: {"pseudonym": "Source S-1"}, True),
+    ("GET", "/people"): Rule(EVERYONE),
+    ("GET", "/people/{person_id}"): Rule(PERSON_READ),
+    ("PATCH", "/people/{person_id}"): Rule(GUARDED_WRITE, lambda w: {"occupation": "fitter"}, True),
+    ("POST", "/people/{person_id}/retract"): Rule(GUARDED_WRITE, _retract, True),
+    ("GET", "/people/{person_id}/history"): Rule(PERSON_READ),
+    ("GET", "/people/{person_id}/consents"): Rule(CONSENT_READ),
+    ("POST", "/people/{person_id}/consents"): Rule(
+        CONSENT_READ,
+        lambda w: {"audience": "ituc", "granted_at": "2026-01-12", "method": "oral_recorded"},
+        True,
+    ),
+    ("POST", "/people/{person_id}/consents/{consent_id}/withdraw"): Rule(
+        CONSENT_READ, lambda w: {"withdrawn_at": "2026-02-01"}, True
+    ),
+    ("GET", "/people/{person_id}/consents/{consent_id}/history"): Rule(CONSENT_READ),
+    ("POST", "/organisations"): Rule(CREATE, lambda w: {"name": "Grodno Azot", "kind": "employer"}, True),
+    ("GET", "/organisations"): Rule(EVERYONE),
+    ("GET", "/organisations/{organisation_id}"): Rule(EVERYONE),
+    ("PATCH", "/organisations/{organisation_id}"): Rule(CREATE, lambda w: {"sector": "chemicals"}, True),
+    ("GET", "/organisations/{organisation_id}/history"): Rule(EVERYONE),
+}
+# Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
+UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
+ROLES = ("admin", "coordinator", "documenter", "documenter2", "researcher")
+
+
+def api_routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every (method, path) under /api/v1, read from the application's own OpenAPI document."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return {
+        (method.upper(), path.removeprefix(API))
+        for path, operations in paths.items()
+        if path.startswith(API)
+        for method in operations
+    }
+
+
+def fill(path: str, w: World) -> str:
+    return API + path.format(
+        case_id=w.case,
+        involvement_id=w.involvement,
+        testimony_id=w.testimony,
+        person_id=w.person,
+        consent_id=w.consent,
+        organisation_id=w.organisation,
+        user_id=w.target_user,
+    )
+
+
+def test_every_api_route_has_an_authorization_rule(client: TestClient) -> None:
+    served = api_routes(client)
+    assert served - set(RULES) - UNMATRIXED == set(), "routes without a rule"
+    assert set(RULES) - served == set(), "rules for routes that do not exist"
+
+
+def test_every_route_refuses_anonymous_callers(client: TestClient, accounts: dict[str, Account]) -> None:
+    world = build_world(
+        client, accounts["documenter"], accounts["admin"], accounts["documenter2"], with_user=True
+    )
+    for method, path in sorted(api_routes(client) - {("POST", "/auth/token")}):
+        response = client.request(method, fill(path, world), json={})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(RULES))
+def test_route_admits_exactly_the_roles_it_should(
+    client: TestClient, accounts: dict[str, Account], method: str, path: str
+) -> None:
+    rule = RULES[(method, path)]
+
+    def world_() -> World:
+        return build_world(
+            client,
+            accounts["documenter"],
+            accounts["admin"],
+            accounts["documenter2"],
+            with_user="{user_id}" in path,
+        )
+
+    shared = world_()
+    for role, expected in zip(ROLES, rule.expected, strict=True):
+        who = accounts[role]
+        # A request that changes state gets a world of its own, so one role's success cannot mask another's.
+        world = world_() if rule.mutates and expected == OK else shared
+        headers = dict(who.headers)
+        if method == "PATCH" or path.endswith("/retract"):
+            headers["If-Match"] = '"v1"'
+        body = rule.body(world) if rule.body else None
+        response = client.request(method, fill(path, world), json=body, headers=headers)
+        if expected == OK:
+            assert 200 <= response.status_code < 300, (
+                role,
+                method,
+                path,
+                response.status_code,
+                response.text,
+            )
+        else:
+            assert response.status_code == expected, (role, method, path, response.status_code, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+        if role == "researcher":
+            assert CANARY not in response.text, (method, path)

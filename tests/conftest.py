@@ -1,0 +1,210 @@
+"""Test set-up: every test gets its own database, migrated by the real Alembic migrations.
+
+SQLite (default): the migrations run once into a template file, copied per test.
+PostgreSQL (when PRECEDENT_TEST_DATABASE_URL is set): the migrations run once into a template database,
+and each test gets `CREATE DATABASE ... TEMPLATE ...`, dropped afterwards.
+
+The template also holds one account per role with a known password and a ready bearer token, so tests do
+not pay for Argon2 on every login.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api import migrate
+from api.config import Settings
+from api.context import AppContext
+from api.main import create_app
+from schemas.enums import Role
+
+TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
+PASSWORD = "correct horse battery staple"
+PG_URL = os.environ.get("PRECEDENT_TEST_DATABASE_URL") or None
+_counter = itertools.count()
+
+
+def pytest_report_header() -> str:
+    return f"precedent database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: Role
+    user_id: uuid.UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+ACCOUNTS = {
+    "admin": Role.ADMIN,
+    "coordinator": Role.COORDINATOR,
+    "documenter": Role.DOCUMENTER,
+    "documenter2": Role.DOCUMENTER,
+    "researcher": Role.RESEARCHER,
+}
+
+
+def _pg_admin_engine() -> sa.Engine:
+    url = migrate.normalise_url(PG_URL or "")
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _pg_url_for(dbname: str) -> str:
+    return migrate.normalise_url(PG_URL or "").set(database=dbname).render_as_string(hide_password=False)
+
+
+def _seed_accounts(settings: Settings) -> dict[str, Account]:
+    from api.auth import service as auth_service
+
+    ctx = AppContext.build(settings)
+    accounts = {}
+    try:
+        with ctx.db.session(write=True) as session:
+            for username, role in ACCOUNTS.items():
+                user, _ = auth_service.create_user(
+                    session=session, username=username, role=role, password=PASSWORD
+                )
+                token, _ = auth_service.create_api_token(ctx=ctx, session=session, username=username, days=30)
+                accounts[username] = Account(username, role, user.id, token)
+    finally:
+        ctx.close()
+    return accounts
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, Account]]]:
+    """Migrate a template database once and seed one account per role; yield (url, data_dir, accounts)."""
+    data_dir = tmp_path_factory.mktemp("template-data")
+    if PG_URL:
+        name = f"precedent_tmpl_{os.getpid()}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = _pg_url_for(name)
+    else:
+        url = f"sqlite:///{data_dir / 'precedent.sqlite3'}"
+    migrate.upgrade(url)
+    accounts = _seed_accounts(_settings_for(url, data_dir))
+    yield url, data_dir, accounts
+    if PG_URL:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _settings_for(url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": url,
+        "secret_key": TEST_SECRET,
+        "mode": "dev",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def database_url(template: tuple[str, Path, dict[str, Account]], tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database for one test (a copy of the template)."""
+    template_url, template_dir, _ = template
+    if PG_URL:
+        name = f"precedent_t_{os.getpid()}_{next(_counter)}"
+        tmpl = sa.engine.make_url(template_url).database
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl}"'))
+        yield _pg_url_for(name)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        target = tmp_path / "data" / "precedent.sqlite3"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template_dir / "precedent.sqlite3", target)
+        yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def data_dir(template: tuple[str, Path, dict[str, Account]], tmp_path: Path) -> Path:
+    """The data folder of one test, holding the same keys as the template (so sealed identities open)."""
+    _, template_dir, _ = template
+    target = tmp_path / "data"
+    target.mkdir(exist_ok=True)
+    if not (target / "keys").exists():
+        shutil.copytree(template_dir / "keys", target / "keys")
+    return target
+
+
+@pytest.fixture
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return _settings_for(database_url, data_dir)
+
+
+@pytest.fixture
+def make_settings(database_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    """Build settings for this test's database with overrides (e.g. a small upload limit)."""
+
+    def build(**overrides: object) -> Settings:
+        return _settings_for(database_url, data_dir, **overrides)
+
+    return build
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """An HTTP client on the real application (lifespan included) over this test's database."""
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def ctx(client: TestClient) -> AppContext:
+    """The application context of `client` (database, keys)."""
+    return client.app.state.ctx  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def accounts(template: tuple[str, Path, dict[str, Account]]) -> dict[str, Account]:
+    return template[2]
+
+
+@pytest.fixture
+def admin(accounts: dict[str, Account]) -> Account:
+    return accounts["admin"]
+
+
+@pytest.fixture
+def coordinator(accounts: dict[str, Account]) -> Account:
+    return accounts["coordinator"]
+
+
+@pytest.fixture
+def documenter(accounts: dict[str, Account]) -> Account:
+    return accounts["documenter"]
+
+
+@pytest.fixture
+def documenter2(accounts: dict[str, Account]) -> Account:
+    return accounts["documenter2"]
+
+
+@pytest.fixture
+def researcher(accounts: dict[str, Account]) -> Account:
+    return accounts["researcher"]

@@ -1,0 +1,173 @@
+"""The `precedent` console script: first start, accounts, tokens."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests import conftest
+
+API = "/api/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database nobody has migrated yet: what a new installation starts from."""
+    if not conftest.PG_URL:
+        yield f"sqlite:///{tmp_path / 'fresh' / 'precedent.sqlite3'}"
+        return
+    name = f"precedent_fresh_{os.getpid()}"
+    admin = conftest._pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield conftest._pg_url_for(name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PRECEDENT_DATABASE_URL": database_url,
+        "PRECEDENT_DATA_DIR": str(data_dir),
+        **extra,
+    }
+
+
+def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start `precedent serve`, wait until ready; return the process and its output so far."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{env['PRECEDENT_PORT']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(proc.communicate()[0])
+    return proc, base
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_first_start_creates_admin_once_and_the_password_works(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(empty_database_url, tmp_path / "var", PRECEDENT_PORT=str(_free_port()))
+    proc, base = _serve(env)
+    try:
+        token = httpx.post(
+            f"{base}{API}/auth/token", data={"username": "admin", "password": "nope"}
+        ).status_code
+        assert token == 401
+    finally:
+        first = _stop(proc)
+    password = next(
+        line.strip() for line in first.splitlines() if line.startswith("    ") and len(line.strip()) >= 16
+    )
+    assert (tmp_path / "var" / "keys" / "identity.key").exists()
+    assert oct((tmp_path / "var" / "keys" / "identity.key").stat().st_mode & 0o777) == "0o600"
+
+    proc, base = _serve(env)
+    try:
+        response = httpx.post(f"{base}{API}/auth/token", data={"username": "admin", "password": password})
+        assert response.status_code == 200, response.text
+        me = httpx.get(
+            f"{base}{API}/auth/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+        )
+        assert me.json()["role"] == "admin"
+    finally:
+        second = _stop(proc)
+    assert "First start" not in second
+    assert password not in second
+
+
+def test_user_create_token_create_and_disable(empty_database_url: str, tmp_path: Path) -> None:
+    env = _env(empty_database_url, tmp_path / "var")
+    assert cli("db", "upgrade", env=env).returncode == 0
+    created = cli("user", "create", "Maryna", "--role", "documenter", env=env)
+    assert created.returncode == 0, created.stderr
+    assert "password: " in created.stdout
+    piped = cli(
+        "user",
+        "create",
+        "ales",
+        "--role",
+        "researcher",
+        "--password-stdin",
+        env=env,
+        stdin="a long enough password\n",
+    )
+    assert piped.returncode == 0 and "password" not in piped.stdout
+    assert cli("user", "create", "ales", "--role", "researcher", env=env).returncode == 1
+    assert cli("user", "create", "x", "--role", "superuser", env=env).returncode == 2
+
+    token = cli("token", "create", "ales", "--days", "30", env=env)
+    assert token.returncode == 0
+    bearer = token.stdout.strip()
+    assert bearer.startswith("prc_")
+
+    from fastapi.testclient import TestClient
+
+    from api.config import Settings
+    from api.main import create_app
+
+    settings = Settings(database_url=empty_database_url, data_dir=tmp_path / "var")
+    with TestClient(create_app(settings)) as client:
+        assert (
+            client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {bearer}"}).json()["username"]
+            == "ales"
+        )
+        assert cli("user", "disable", "ales", env=env).returncode == 0
+        assert client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {bearer}"}).status_code == 401
+    assert cli("user", "disable", "nobody", env=env).returncode == 1
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(empty_database_url, tmp_path / "var", PRECEDENT_MODE="production")
+    result = cli("db", "upgrade", env=env)
+    assert result.returncode == 2
+    assert "PRECEDENT_SECRET_KEY" in result.stderr
