@@ -5,6 +5,7 @@ from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, Referen
 from api.models.involvement import Involvement
 from api.models.person import Consent, Organisation, Person, PersonIdentity
 from api.models.revision import Revision
+from api.models.taxonomy import TaxonomyClosure, TaxonomyNode, TaxonomyVersion, VocabularyTerm
 from api.models.testimony import Testimony
 from api.models.user import ApiToken, LoginAttempt, User
 
@@ -23,6 +24,10 @@ __all__ = [
     "PersonIdentity",
     "ReferenceCounter",
     "Revision",
+    "TaxonomyClosure",
+    "TaxonomyNode",
+    "TaxonomyVersion",
     "Testimony",
     "User",
+    "VocabularyTerm",
 ]

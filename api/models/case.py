@@ -41,6 +41,9 @@ class Case(Audited, table=True):
     urgency_reason: str | None = text_field()
     language: str | None = str_field(16, nullable=True)
     primary_category: str | None = str_field(64, nullable=True, index=True)
+    # HURIDOCS facets: MT 17 type of location, MT 41 violation status.
+    location_type: str | None = str_field(12, nullable=True)
+    violation_status: str | None = str_field(12, nullable=True)
 
 
 class CaseCategory(SQLModel, table=True):
