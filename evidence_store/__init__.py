@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from evidence_store.bag import BagError, BagWriter, PayloadDigestMismatch, UnsafePathError
 from evidence_store.blobstore import (
     BlobStore,
     BlobWriter,
@@ -17,6 +18,7 @@ from evidence_store.blobstore import (
     VerifyResult,
     VerifyStatus,
 )
+from evidence_store.canonical import CanonicalEncodingError, canonical_json
 from evidence_store.digest import Digest, hash_file, hash_stream
 from evidence_store.errors import (
     BlobCorrupted,
@@ -30,31 +32,81 @@ from evidence_store.errors import (
     StorageError,
     WriterClosed,
 )
+from evidence_store.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion
+from evidence_store.treehead import (
+    KeyFormatError,
+    SignedTreeHead,
+    TreeHead,
+    TreeHeadFormatError,
+    TreeHeadSignatureError,
+    key_id,
+    load_or_create_signing_key,
+    load_public_key,
+)
+from evidence_store.tsp import (
+    TimestampError,
+    TimestampFormatError,
+    TimestampRejectedError,
+    TimestampUnavailableError,
+    TimestampVerificationError,
+    request_timestamp,
+    verify_timestamp_token,
+)
+from evidence_store.verify import VerificationInputError, VerificationReport, verify_path
 
 if TYPE_CHECKING:
     from evidence_store.s3 import S3BlobStore
 
 __all__ = [
+    "BagError",
+    "BagWriter",
     "BlobCorrupted",
     "BlobNotFound",
     "BlobStore",
     "BlobTooLarge",
     "BlobWriter",
+    "CanonicalEncodingError",
     "Digest",
     "DigestMismatch",
     "EvidenceStoreError",
     "IntegrityError",
     "InvalidDigest",
     "InvalidRange",
+    "KeyFormatError",
     "LocalBlobStore",
+    "MerkleTree",
+    "PayloadDigestMismatch",
+    "ProofError",
     "S3BlobStore",
+    "SignedTreeHead",
     "StorageError",
     "StoredBlob",
+    "TimestampError",
+    "TimestampFormatError",
+    "TimestampRejectedError",
+    "TimestampUnavailableError",
+    "TimestampVerificationError",
+    "TreeHead",
+    "TreeHeadFormatError",
+    "TreeHeadSignatureError",
+    "UnsafePathError",
+    "VerificationInputError",
+    "VerificationReport",
     "VerifyResult",
     "VerifyStatus",
     "WriterClosed",
+    "canonical_json",
     "hash_file",
     "hash_stream",
+    "key_id",
+    "leaf_hash",
+    "load_or_create_signing_key",
+    "load_public_key",
+    "request_timestamp",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_path",
+    "verify_timestamp_token",
 ]
 
 

@@ -13,13 +13,26 @@ Error hierarchy::
     ├── BlobTooLarge              a write passed max_bytes; nothing was stored
     ├── WriterClosed              write/commit on a writer already committed or aborted
     ├── StorageError              the backend failed (disk, S3); the cause is chained
+    ├── CanonicalEncodingError    a record cannot be encoded canonically (canonical.py; also ValueError)
+    ├── TreeHeadFormatError       a tree head document is malformed (treehead.py; also ValueError)
+    ├── KeyFormatError            a key file is not an Ed25519 key (treehead.py; also ValueError)
+    ├── BagError                  a bag cannot be written (bag.py)
+    │   └── UnsafePathError       a payload path is absolute, climbs out, or has control characters
+    ├── VerificationInputError    the verifier cannot read its input (verify.py; also ValueError)
+    ├── TimestampError            RFC 3161 time-stamping failed (tsp.py)
+    │   ├── TimestampUnavailableError   the TSA could not be reached
+    │   ├── TimestampRejectedError      the TSA refused the request
+    │   └── TimestampFormatError        the response does not parse (also ValueError)
     └── IntegrityError            bytes are not what they claim to be
         ├── DigestMismatch        received bytes differ from the expected digest; nothing was stored
-        └── BlobCorrupted         stored bytes no longer match their content address
+        │   └── PayloadDigestMismatch   an exhibit streamed into a bag is not what the store promised
+        ├── BlobCorrupted         stored bytes no longer match their content address
+        ├── ProofError            a Merkle inclusion or consistency proof does not verify (merkle.py)
+        ├── TreeHeadSignatureError      a signed tree head's signature is wrong (treehead.py)
+        └── TimestampVerificationError  a time-stamp token does not verify (tsp.py; also TimestampError)
 
-New integrity failures (custody chain, Merkle proofs, bags, timestamps) belong under
-``IntegrityError``; new input or backend failures directly under ``EvidenceStoreError``.
-Add each new class to the tree above.
+New integrity failures belong under ``IntegrityError``; new input or backend failures directly under
+``EvidenceStoreError``. Classes live beside the code that raises them; add each one to the tree above.
 """
 
 from __future__ import annotations
