@@ -1,5 +1,5 @@
 # Precedent: two commands set everything up on a fresh machine with Python 3.11:
-#   make run    create .venv, install, migrate the embedded database, serve
+#   make run    create .venv, install, migrate the embedded database, load the taxonomy, serve
 #   make test   lint, type-check and test (SQLite; then PostgreSQL when PRECEDENT_TEST_DATABASE_URL is set)
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/precedent db upgrade
+	$(BIN)/precedent taxonomy load
 	$(BIN)/precedent serve
 
 test: lint typecheck pytest

@@ -23,6 +23,8 @@ token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+taxonomy_app = typer.Typer(help="The precedent taxonomy.", no_args_is_help=True)
+app.add_typer(taxonomy_app, name="taxonomy")
 
 
 def _settings() -> Settings:
@@ -56,7 +58,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("revision")
-def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")]) -> None:
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")],
+) -> None:
     """(Developers) write a migration for the model changes, against a database at head."""
     from api import migrate
 
@@ -160,6 +164,27 @@ def token_create(
     typer.echo(f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
 
 
+@taxonomy_app.command("load")
+def taxonomy_load() -> None:
+    """Load the shipped taxonomy versions and vocabularies into the database (loading twice changes nothing)."""
+    from api.taxonomy import service as taxonomy_service
+    from api.taxonomy.loader import TaxonomyError
+
+    ctx = _context()
+    try:
+        with ctx.db.session(write=True) as session:
+            report = taxonomy_service.load_taxonomy(session=session)
+    except TaxonomyError as exc:
+        _fail(f"taxonomy files are invalid: {exc}")
+    finally:
+        ctx.close()
+    state = "changed" if report.changed else "unchanged"
+    typer.echo(
+        f"taxonomy v{report.versions[-1]} {state}: {report.inserted} nodes added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.terms_changed} vocabulary terms written"
+    )
+
+
 @app.command("serve")
 def serve(
     migrate_first: Annotated[
@@ -179,6 +204,10 @@ def serve(
     ctx = _context()
     try:
         with ctx.db.session(write=True) as session:
+            if migrate_first:
+                from api.taxonomy import service as taxonomy_service
+
+                taxonomy_service.load_taxonomy(session=session)
             password = auth_service.ensure_first_admin(session=session)
     finally:
         ctx.close()

@@ -22,6 +22,8 @@ from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
 from api.problems import PayloadTooLarge, install_problem_handlers, problem_response
+from api.taxonomy.routes import router as taxonomy_router
+from api.taxonomy.routes import vocabularies_router
 from api.testimonies.routes import router as testimonies_router
 from api.users.routes import router as users_router
 
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         testimonies_router,
         people_router,
         organisations_router,
+        taxonomy_router,
+        vocabularies_router,
     ):
         api.include_router(router)
     app.include_router(api)

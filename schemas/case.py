@@ -16,6 +16,7 @@ from schemas.enums import CaseStatus, Confidentiality, DatePrecision
 EARLIEST_EVENT = date(1900, 1, 1)
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 
+HuridocsCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 CategoryCode = Annotated[
     str,
     StringConstraints(
@@ -92,6 +93,10 @@ class CaseCreate(_DatesIn):
     tags: Annotated[list[Tag], Field(max_length=50)] = []
     categories: Annotated[list[CategoryCode], Field(max_length=20)] = []
     primary_category: CategoryCode | None = None
+    location_type: HuridocsCode | None = Field(default=None, description="HURIDOCS MT 17 type of location.")
+    violation_status: HuridocsCode | None = Field(
+        default=None, description="HURIDOCS MT 41 violation status."
+    )
 
 
 class CaseUpdate(_DatesIn):
@@ -116,6 +121,8 @@ class CaseUpdate(_DatesIn):
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     categories: Annotated[list[CategoryCode], Field(max_length=20)] | None = None
     primary_category: CategoryCode | None = None
+    location_type: HuridocsCode | None = None
+    violation_status: HuridocsCode | None = None
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> CaseUpdate:
@@ -175,6 +182,8 @@ class CaseRead(Schema):
     tags: list[str]
     categories: list[str]
     primary_category: str | None
+    location_type: str | None = None
+    violation_status: str | None = None
     created_by: uuid.UUID
     created_at: datetime
     updated_by: uuid.UUID

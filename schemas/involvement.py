@@ -9,9 +9,8 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from schemas.base import LongText, Schema
+from schemas.case import HuridocsCode
 from schemas.enums import InvolvementRole, VictimStatus
-
-HuridocsCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
 class InvolvementCreate(Schema):

@@ -70,11 +70,13 @@ def _pg_url_for(dbname: str) -> str:
 
 def _seed_accounts(settings: Settings) -> dict[str, Account]:
     from api.auth import service as auth_service
+    from api.taxonomy import service as taxonomy_service
 
     ctx = AppContext.build(settings)
     accounts = {}
     try:
         with ctx.db.session(write=True) as session:
+            taxonomy_service.load_taxonomy(session=session)
             for username, role in ACCOUNTS.items():
                 user, _ = auth_service.create_user(
                     session=session, username=username, role=role, password=PASSWORD
@@ -88,7 +90,7 @@ def _seed_accounts(settings: Settings) -> dict[str, Account]:
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, Account]]]:
-    """Migrate a template database once and seed one account per role; yield (url, data_dir, accounts)."""
+    """Migrate a template database once, load the taxonomy, seed one account per role; yield (url, data_dir, accounts)."""
     data_dir = tmp_path_factory.mktemp("template-data")
     if PG_URL:
         name = f"precedent_tmpl_{os.getpid()}"

@@ -59,7 +59,12 @@ _SCALAR_FIELDS = [
     "urgent",
     "urgency_reason",
     "language",
+    "location_type",
+    "violation_status",
 ]
+
+# Case fields that hold a term of a HURIDOCS vocabulary.
+_FACETS = {"location_type": "location_type", "violation_status": "violation_status"}
 
 
 # ---- visibility -------------------------------------------------------------------------------------------
@@ -142,6 +147,15 @@ def _check_urgency(urgent: bool, reason: str | None) -> None:
         )
 
 
+def _check_facets(session: Session, values: dict[str, Any]) -> None:
+    from api.taxonomy import service as taxonomy_service
+
+    for name, vocabulary in _FACETS.items():
+        taxonomy_service.check_vocabulary_code(
+            session=session, vocabulary=vocabulary, code=values.get(name), field=f"body.{name}"
+        )
+
+
 def _categories(codes: list[str], primary: str | None) -> tuple[list[str], str | None]:
     """Deduplicate category codes keeping order; the primary is the given one, else the first."""
     seen: list[str] = []
@@ -179,6 +193,7 @@ def create_case(*, session: Session, actor: Actor, case_in: CaseCreate) -> CaseR
     occurred_to = dates.normalise(case_in.occurred_to, precision) if case_in.occurred_to else None
     _check_dates(occurred_from, occurred_to)
     _check_urgency(case_in.urgent, case_in.urgency_reason)
+    _check_facets(session, case_in.model_dump())
     codes, notices = _resolve_categories(session, case_in.categories)
     primary_in = case_in.primary_category
     if primary_in is not None:
@@ -239,6 +254,7 @@ def update_case(
     _check_dates(occurred_from, occurred_to)
     _check_urgency(given.get("urgent", case.urgent), given.get("urgency_reason", case.urgency_reason))
 
+    _check_facets(session, given)
     values = {k: v for k, v in given.items() if k in _SCALAR_FIELDS}
     values |= {"occurred_from": occurred_from, "occurred_to": occurred_to, "date_precision": precision.value}
     changes = diff(case, values)

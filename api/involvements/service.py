@@ -14,6 +14,7 @@ from api.models import Involvement, Organisation, Person
 from api.people import service as people_service
 from api.problems import NotFound, PermissionDenied, ValidationProblem
 from api.records import apply_update, check_if_match, ensure_not_retracted, retract, snapshot
+from api.taxonomy import service as taxonomy_service
 from schemas.enums import InvolvementRole
 from schemas.involvement import InvolvementCreate, InvolvementRead, InvolvementUpdate, _check_role_fields
 
@@ -47,11 +48,23 @@ def _editable_case(session: Session, actor: Actor, case_id: uuid.UUID) -> None:
     cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
 
 
+def _check_facets(session: Session, values: dict[str, object]) -> None:
+    for name in ("perpetrator_type", "detention_type"):
+        code = values.get(name)
+        taxonomy_service.check_vocabulary_code(
+            session=session,
+            vocabulary=name,
+            code=code if isinstance(code, str) else None,
+            field=f"body.{name}",
+        )
+
+
 def create_involvement(
     *, session: Session, actor: Actor, case_id: uuid.UUID, involvement_in: InvolvementCreate
 ) -> InvolvementRead:
     """Attach a person or organisation to a case in a role."""
     _editable_case(session, actor, case_id)
+    _check_facets(session, involvement_in.model_dump())
     if involvement_in.person_id is not None:
         try:
             person = people_service.get_person_or_raise(
@@ -130,6 +143,7 @@ def update_involvement(
     ensure_not_retracted(row, "involvement")
     check_if_match(if_match, row.version)
     given = involvement_in.model_dump(exclude_unset=True)
+    _check_facets(session, given)
     merged = {
         f: given.get(f, getattr(row, f))
         for f in ("role", "victim_status", "perpetrator_type", "detention_type")

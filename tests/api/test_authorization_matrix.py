@@ -96,6 +96,12 @@ class Rule:
     mutates: bool = False
 
 
+LOCAL_NODE = {
+    "labels": {"en": "Detention at the border", "be": "Затрыманне на мяжы", "ru": "Задержание на границе"},
+    "definition": {"en": "Stopped and held when crossing the border."},
+}
+
+
 def _retract(_: World) -> dict[str, str]:
     return {"reason": "entered twice"}
 
@@ -159,6 +165,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/organisations/{organisation_id}"): Rule(EVERYONE),
     ("PATCH", "/organisations/{organisation_id}"): Rule(CREATE, lambda w: {"sector": "chemicals"}, True),
     ("GET", "/organisations/{organisation_id}/history"): Rule(EVERYONE),
+    ("GET", "/taxonomy"): Rule(EVERYONE),
+    ("GET", "/taxonomy/{code}"): Rule(EVERYONE),
+    ("POST", "/taxonomy/{code}/children"): Rule(
+        ADMIN_ONLY, lambda w: LOCAL_NODE | {"slug": f"n{next(_n)}"}, True
+    ),
+    ("GET", "/vocabularies"): Rule(EVERYONE),
 }
 # Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
 UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
@@ -185,6 +197,7 @@ def fill(path: str, w: World) -> str:
         consent_id=w.consent,
         organisation_id=w.organisation,
         user_id=w.target_user,
+        code="A.LIB",
     )
 
 
