@@ -46,5 +46,9 @@ pytest-postgres: $(STAMP)
 		echo "PRECEDENT_TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
 	fi
 
+# A much larger fuzzing budget than CI: every phase, 200 examples per operation and role, random seeds.
+fuzz: $(STAMP)
+	PRECEDENT_FUZZ_DEEP=1 PRECEDENT_FUZZ_EXAMPLES=200 PRECEDENT_FUZZ_RANDOM=1 $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

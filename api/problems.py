@@ -25,6 +25,7 @@ problem: no stack trace, no exception text in the response, and the log line car
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -189,6 +190,24 @@ _STATUS_TITLES = {
 }
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the OpenAPI document declares for the path template matching `path`."""
+    index = getattr(app.state, "allow_index", None)
+    if index is None:
+        index = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"), set(ops))
+            for template, ops in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_index = index
+    methods: set[str] = set()
+    for pattern, ops in index:
+        if pattern.match(path):
+            methods |= {m.upper() for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error, expected or not, as application/problem+json."""
 
@@ -208,7 +227,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = Problem(
             type="about:blank", title=title, status=exc.status_code, detail=detail, instance=request.url.path
         )
-        return problem_response(problem, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+            # FastAPI answers 400 when the body is not even text (invalid UTF-8): report it as invalid input.
+            invalid = ValidationProblem.single(
+                "body", "the request body is not valid UTF-8 JSON", "json_invalid"
+            )
+            return problem_response(invalid.to_problem(instance=request.url.path))
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; RFC 9110 wants all of the resource's.
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+        return problem_response(problem, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

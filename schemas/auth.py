@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from schemas.base import Schema
 from schemas.enums import Role
 
-_USERNAME = re.compile(r"^[a-z0-9._-]{1,64}$")
-
-
-def _username(value: str) -> str:
-    if not _USERNAME.match(value):
-        raise ValueError("use 1-64 letters a-z, digits, '.', '_' or '-'")
-    return value
-
-
-Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64), AfterValidator(_username)
-]
+# Letters are stored in lower case, so "Maryna" and "maryna" are one account.
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$"), AfterValidator(str.lower)]
 
 
 class TokenRead(Schema):
@@ -54,7 +43,7 @@ class UserCreated(UserRead):
 
 class UserUpdate(Schema):
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
 
 
 class MeRead(Schema):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -20,6 +21,16 @@ def _clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def _iso_date_only(value: object) -> object:
+    """Accept dates only as ISO strings (pydantic would also read 0 as 1970-01-01)."""
+    if isinstance(value, (str, date)):
+        return value
+    raise ValueError("give the date as a string, YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
 def _clean_line(value: str) -> str:
     value = _clean_text(value)
     if "\n" in value or "\r" in value:
@@ -27,18 +38,32 @@ def _clean_line(value: str) -> str:
     return value
 
 
+# The rules below also appear as JSON Schema patterns, so the OpenAPI document says what the server accepts:
+# no C0/C1 control characters (tab and line breaks allowed in multi-line text), one visible character in a line.
+_LINE_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+LINE_PATTERN = rf"^{_LINE_CHAR}*[^\s\x00-\x1f\x7f-\x9f]{_LINE_CHAR}*$"
+TEXT_PATTERN = rf"^{_TEXT_CHAR}*$"
+
+
+def _line(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=LINE_PATTERN)
+
+
 # Single-line strings (names, titles, places) and multi-line text (summaries, narratives, testimony).
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_clean_line)
+Name = Annotated[str, _line(200), AfterValidator(_clean_line)]
+Title = Annotated[str, _line(500), AfterValidator(_clean_line)]
+ShortText = Annotated[
+    str, StringConstraints(max_length=2_000, pattern=TEXT_PATTERN), AfterValidator(_clean_text)
 ]
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_clean_line)
+LongText = Annotated[
+    str, StringConstraints(max_length=200_000, pattern=TEXT_PATTERN), AfterValidator(_clean_text)
 ]
-ShortText = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_clean_text)]
-LongText = Annotated[str, StringConstraints(max_length=200_000), AfterValidator(_clean_text)]
 Tag = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64),
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=LINE_PATTERN
+    ),
     AfterValidator(_clean_line),
 ]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", max_length=16)]

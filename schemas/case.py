@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints, model_validator
 
 from schemas.base import CountryCode, LanguageCode, LongText, Name, Schema, ShortText, Tag, Title
 from schemas.countries import ISO_3166_ALPHA2
@@ -36,6 +36,8 @@ Country = Annotated[CountryCode, AfterValidator(_known_country)]
 
 def _partial_date(value: Any) -> Any:
     """Accept `YYYY` and `YYYY-MM` as the first day of that year or month (EDTF reduced precision)."""
+    if not isinstance(value, (str, date)):
+        raise ValueError("give the date as a string: YYYY-MM-DD, YYYY-MM or YYYY")
     if isinstance(value, str):
         match = _PARTIAL_DATE.match(value.strip())
         if match:
@@ -87,7 +89,7 @@ class CaseCreate(_DatesIn):
     sector: Name | None = None
     status: CaseStatus = CaseStatus.DRAFT
     confidentiality: Confidentiality = Confidentiality.INTERNAL
-    urgent: bool = False
+    urgent: StrictBool = False
     urgency_reason: ShortText | None = None
     language: LanguageCode | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] = []
@@ -115,7 +117,7 @@ class CaseUpdate(_DatesIn):
     sector: Name | None = None
     status: CaseStatus | None = None
     confidentiality: Confidentiality | None = None
-    urgent: bool | None = None
+    urgent: StrictBool | None = None
     urgency_reason: ShortText | None = None
     language: LanguageCode | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None

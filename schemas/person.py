@@ -11,9 +11,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, computed_field, model_validator
+from pydantic import Field, StrictBool, StrictInt, computed_field, model_validator
 
-from schemas.base import LanguageCode, LongText, Name, Schema, ShortText
+from schemas.base import IsoDate, LanguageCode, LongText, Name, Schema, ShortText
 from schemas.case import Country
 from schemas.enums import Audience, ConsentMethod, CountingUnit, OrganisationKind, RiskStatus
 
@@ -42,7 +42,7 @@ class Identity(Schema):
         default=None, description="Name in Latin script (passport transliteration)."
     )
     other_names: Annotated[list[Name], Field(max_length=20)] = []
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     contacts: Annotated[list[Contact], Field(max_length=20)] = []
     address: ShortText | None = None
     notes: LongText | None = None
@@ -63,10 +63,10 @@ class PersonCreate(Schema):
         description="How the person appears in every record and export, e.g. 'Witness K-7'."
     )
     counting_unit: CountingUnit = CountingUnit.INDIVIDUAL
-    group_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    group_size: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
     risk_status: RiskStatus = RiskStatus.UNKNOWN
-    relatives_in_country: bool | None = None
-    risk_reviewed_on: date | None = None
+    relatives_in_country: StrictBool | None = None
+    risk_reviewed_on: IsoDate | None = None
     organisation_id: uuid.UUID | None = None
     occupation: Name | None = None
     identity: Identity | None = None
@@ -75,10 +75,10 @@ class PersonCreate(Schema):
 class PersonUpdate(Schema):
     pseudonym: Name | None = None
     counting_unit: CountingUnit | None = None
-    group_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    group_size: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
     risk_status: RiskStatus | None = None
-    relatives_in_country: bool | None = None
-    risk_reviewed_on: date | None = None
+    relatives_in_country: StrictBool | None = None
+    risk_reviewed_on: IsoDate | None = None
     organisation_id: uuid.UUID | None = None
     occupation: Name | None = None
     identity: IdentityUpdate | None = None
@@ -139,7 +139,7 @@ class OrganisationRead(Schema):
 
 class ConsentCreate(Schema):
     audience: Audience
-    granted_at: date
+    granted_at: IsoDate
     method: ConsentMethod
     purpose: ShortText | None = Field(default=None, description="What the person agreed to, in a sentence.")
     text_version: Name | None = Field(
@@ -150,7 +150,7 @@ class ConsentCreate(Schema):
 
 
 class ConsentWithdrawal(Schema):
-    withdrawn_at: date
+    withdrawn_at: IsoDate
     reason: ShortText | None = None
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from schemas.base import LanguageCode, LongText, Name, Schema
+from schemas.base import IsoDate, LanguageCode, LongText, Name, Schema
 from schemas.enums import Reliability
 
 
@@ -22,7 +22,7 @@ class TestimonyCreate(Schema):
     source_person_id: uuid.UUID = Field(description="The person who gave the testimony (shown by pseudonym).")
     language: LanguageCode = Field(description="Language the testimony was given in, e.g. be, ru, en.")
     text: LongText
-    taken_at: date
+    taken_at: IsoDate
     place: Name | None = None
     translations: Annotated[list[Translation], Field(max_length=10)] = []
     reliability: Reliability = Field(
@@ -34,7 +34,7 @@ class TestimonyCreate(Schema):
 class TestimonyUpdate(Schema):
     language: LanguageCode | None = None
     text: LongText | None = None
-    taken_at: date | None = None
+    taken_at: IsoDate | None = None
     place: Name | None = None
     translations: Annotated[list[Translation], Field(max_length=10)] | None = None
     reliability: Reliability | None = None
