@@ -58,17 +58,36 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
             return
         seen = 0
+        overflow = False
+        response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, overflow
+            if overflow:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise PayloadTooLarge(f"Request bodies here are limited to {self.limit} bytes.")
+                    # Tell the app the client went away, and answer 413 ourselves below.
+                    overflow = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if overflow:
+                return  # the app's answer to a truncated body is replaced by the 413
+            response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not overflow:
+                raise
+        if overflow and not response_started:
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = PayloadTooLarge(f"Request bodies here are limited to {self.limit} bytes.").to_problem(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests import conftest
+from tests.servers import free_port, running
 
 API = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -62,63 +55,29 @@ def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess
     )
 
 
-def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start `precedent serve`, wait until ready; return the process and its output so far."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{env['PRECEDENT_PORT']}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError(proc.communicate()[0])
-    return proc, base
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
-
-
 def test_first_start_creates_admin_once_and_the_password_works(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    env = _env(empty_database_url, tmp_path / "var", PRECEDENT_PORT=str(_free_port()))
-    proc, base = _serve(env)
-    try:
-        token = httpx.post(
-            f"{base}{API}/auth/token", data={"username": "admin", "password": "nope"}
-        ).status_code
-        assert token == 401
-    finally:
-        first = _stop(proc)
+    env = _env(empty_database_url, tmp_path / "var", PRECEDENT_PORT=str(free_port()))
+    with running(env) as server:
+        token = httpx.post(f"{server.base}{API}/auth/token", data={"username": "admin", "password": "nope"})
+        assert token.status_code == 401
+    first = server.output()
     password = next(
         line.strip() for line in first.splitlines() if line.startswith("    ") and len(line.strip()) >= 16
     )
-    assert (tmp_path / "var" / "keys" / "identity.key").exists()
-    assert oct((tmp_path / "var" / "keys" / "identity.key").stat().st_mode & 0o777) == "0o600"
+    key = tmp_path / "var" / "keys" / "identity.key"
+    assert key.exists()
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
 
-    proc, base = _serve(env)
-    try:
-        response = httpx.post(f"{base}{API}/auth/token", data={"username": "admin", "password": password})
-        assert response.status_code == 200, response.text
-        me = httpx.get(
-            f"{base}{API}/auth/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+    with running(env) as server:
+        response = httpx.post(
+            f"{server.base}{API}/auth/token", data={"username": "admin", "password": password}
         )
-        assert me.json()["role"] == "admin"
-    finally:
-        second = _stop(proc)
+        assert response.status_code == 200, response.text
+        bearer = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        assert httpx.get(f"{server.base}{API}/auth/me", headers=bearer).json()["role"] == "admin"
+    second = server.output()
     assert "First start" not in second
     assert password not in second
 

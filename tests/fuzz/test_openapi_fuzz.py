@@ -24,7 +24,9 @@ from tests.factories import API, create_case, create_person, involve
 
 EXAMPLES = int(os.environ.get("PRECEDENT_FUZZ_EXAMPLES", "6"))
 # `make fuzz` (PRECEDENT_FUZZ_DEEP=1) adds the coverage phase: boundary values of every schema, thousands of cases.
-PHASES = ["examples", "coverage", "fuzzing"] if os.environ.get("PRECEDENT_FUZZ_DEEP") else ["examples", "fuzzing"]
+PHASES = (
+    ["examples", "coverage", "fuzzing"] if os.environ.get("PRECEDENT_FUZZ_DEEP") else ["examples", "fuzzing"]
+)
 CANARY = "Фаззер Канарэйкавіч"
 ROLES = ("admin", "coordinator", "documenter", "researcher")
 # The document only: building it touches no database.
@@ -60,7 +62,9 @@ def test_no_server_errors_and_responses_match_the_schema(
         )
         kwargs.pop("cookies", None)  # the API reads no cookies; httpx2 deprecates per-request cookies
         if isinstance(kwargs.get("data"), (bytes, str)):
-            kwargs["content"] = kwargs.pop("data")  # raw bodies (requests-style `data`) are `content` in httpx
+            kwargs["content"] = kwargs.pop(
+                "data"
+            )  # raw bodies (requests-style `data`) are `content` in httpx
         response = fuzz_client.request(**kwargs)
         assert response.status_code < 500, (role, kwargs, response.text)
         # Schema-valid input may still break a domain rule (a date in the future, a record that does not
