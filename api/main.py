@@ -18,6 +18,8 @@ from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
 from api.config import Settings, get_settings
 from api.context import AppContext
+from api.exports.routes import case_router as export_case_router
+from api.exports.routes import router as exports_router
 from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
@@ -169,6 +171,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         organisations_router,
         taxonomy_router,
         vocabularies_router,
+        exports_router,
+        export_case_router,
     ):
         api.include_router(router)
     app.include_router(api)

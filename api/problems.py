@@ -263,3 +263,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return out
+
+
+def file_responses(
+    *media_types: str, statuses: tuple[int, ...] = (401, 403, 404, 422)
+) -> dict[int | str, dict[str, Any]]:
+    """Declare a 200 carrying a file in one of `media_types`, and the usual problems, for OpenAPI."""
+    out = problem_responses(*statuses)
+    out[200] = {"description": "The file", "content": {m: {} for m in media_types}}
+    return out

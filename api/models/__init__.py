@@ -2,6 +2,7 @@
 
 from api.models.audit import AuditEvent
 from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter
+from api.models.export import ExportRecord
 from api.models.involvement import Involvement
 from api.models.person import Consent, Organisation, Person, PersonIdentity
 from api.models.revision import Revision
@@ -17,6 +18,7 @@ __all__ = [
     "CaseCategory",
     "CaseTag",
     "Consent",
+    "ExportRecord",
     "Involvement",
     "LoginAttempt",
     "Organisation",

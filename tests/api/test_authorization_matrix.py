@@ -33,6 +33,7 @@ class World:
     organisation: str
     target_user: str
     documenter2: str
+    export: str
 
 
 def build_world(
@@ -62,6 +63,7 @@ def build_world(
     if with_user:  # Argon2 makes accounts slow to create: only for the user routes
         body = {"username": f"target{next(_n)}", "role": "researcher"}
         target = ok(client.post(f"{API}/users", json=body, headers=admin.headers), 201)["id"]
+    sheet = client.get(f"{API}/cases/{case['id']}/sheet", params={"audience": "public"}, headers=admin.headers)
     return World(
         case["id"],
         person["id"],
@@ -71,6 +73,7 @@ def build_world(
         org["id"],
         target,
         str(documenter2.user_id),
+        sheet.headers["X-Export-Id"],
     )
 
 
@@ -87,6 +90,7 @@ PERSON_READ = (OK, OK, OK, 404, OK)
 CONSENT_READ = (OK, OK, OK, 404, 403)
 ASSIGN = (OK, OK, 403, 403, 403)
 CREATE = (OK, OK, OK, OK, 403)
+OWN_EXPORT = (OK, 404, 404, 404, 404)  # the admin made it; only its maker (or an admin) may read its record
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,10 @@ class Rule:
     mutates: bool = False
 
 
+ILO_REQUEST = {
+    "complainant": {"name": "BKDP", "type": "national_directly_interested", "permanent_address": "Vilnius"},
+    "signatory": {"name": "Chair", "function": "President"},
+}
 LOCAL_NODE = {
     "labels": {"en": "Detention at the border", "be": "Затрыманне на мяжы", "ru": "Задержание на границе"},
     "definition": {"en": "Stopped and held when crossing the border."},
@@ -171,6 +179,12 @@ RULES: dict[tuple[str, str], Rule] = {
         ADMIN_ONLY, lambda w: LOCAL_NODE | {"slug": f"n{next(_n)}"}, True
     ),
     ("GET", "/vocabularies"): Rule(EVERYONE),
+    ("POST", "/exports/ilo-cfa"): Rule(ASSIGN, lambda w: ILO_REQUEST | {"case_ids": [w.case], "format": "json"}),
+    ("GET", "/exports/ituc"): Rule(ASSIGN),
+    ("POST", "/exports/huridocs"): Rule(ASSIGN, lambda w: {"case_ids": [w.case], "audience": "partner"}),
+    ("POST", "/exports/preview"): Rule(CASE_WRITE, lambda w: {"case_ids": [w.case], "audience": "ilo"}),
+    ("GET", "/exports/{export_id}"): Rule(OWN_EXPORT),
+    ("GET", "/cases/{case_id}/sheet"): Rule(CASE_WRITE),
 }
 # Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
 UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
@@ -198,6 +212,7 @@ def fill(path: str, w: World) -> str:
         organisation_id=w.organisation,
         user_id=w.target_user,
         code="A.LIB",
+        export_id=w.export,
     )
 
 

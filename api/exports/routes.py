@@ -1,0 +1,265 @@
+"""Exports for the ILO, the ITUC, HURIDOCS/Uwazi partners and print, each redacted for its audience."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
+
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.deps import ContextDep, CurrentActor, Require, SessionDep
+from api.exports import huridocs, ilo, ituc, sheet
+from api.exports import service as export_service
+from api.problems import PermissionDenied, file_responses, problem_responses
+from api.taxonomy import service as taxonomy_service
+from schemas.base import Schema
+from schemas.case import Country
+from schemas.export import (
+    ExportAudience,
+    HuridocsExportRequest,
+    IloComplaint,
+    IloComplaintRequest,
+    WithheldItem,
+    WithheldPreviewRequest,
+)
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+case_router = APIRouter(prefix="/cases", tags=["exports"])
+
+IloExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ILO))]
+ItucExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ITUC))]
+HuridocsExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_HURIDOCS))]
+SheetPrinter = Annotated[Actor, Depends(Require(Permission.EXPORT_BUNDLE))]
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_EXPORT_PROBLEMS = problem_responses(401, 403, 404, 422)
+
+
+def _file_response(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
+    return Response(
+        content=body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Export-Id": str(record.id),
+            "X-Export-SHA256": record.sha256,
+            "X-Withheld-Count": str(len(record.withheld)),
+        },
+    )
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _ensure_audience_allowed(actor: Actor, audience: ExportAudience) -> None:
+    # An internal export may carry identities: only roles that may read identities may make one.
+    if audience is ExportAudience.INTERNAL and not actor.can(Permission.PERSON_READ_IDENTITY):
+        raise PermissionDenied("Internal exports carry identities; your role may not read identities.")
+
+
+@router.post("/ilo-cfa", responses=file_responses(DOCX, "application/json"), response_model=IloComplaint)
+def ilo_complaint(
+    request: IloComplaintRequest, session: SessionDep, ctx: ContextDep, actor: IloExporter
+) -> Response:
+    """A complaint to the ILO Committee on Freedom of Association: cover letter and annex (DOCX) or JSON.
+
+    Names appear only for people with an active consent for the ILO; the X-Withheld-Count header and
+    GET /exports/{id} tell what was withheld.
+    """
+    export_service.check_selection_size(kind="ilo-cfa", count=len(set(request.case_ids)))
+    selection = export_service.select_cases(
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=request.case_ids,
+        audience=ExportAudience.ILO,
+    )
+    snapshot = taxonomy_service.snapshot(session)
+    chapters = {c.cfa_chapter for case in selection.cases for c in case.categories} | {None}
+    titles = {ch: export_service.cfa_chapter_title(snapshot, ch) for ch in chapters}
+    complaint = ilo.build_complaint(
+        request=request,
+        cases=selection.cases,
+        chapter_titles=titles,
+        withheld=selection.withheld,
+        today=datetime.now(UTC).date(),
+    )
+    if request.format == "json":
+        body = complaint.model_dump_json(indent=2).encode()
+        media_type, filename = "application/json", f"precedent-ilo-complaint-{_stamp()}.json"
+    else:
+        body = ilo.write_docx(complaint)
+        media_type, filename = DOCX, f"precedent-ilo-complaint-{_stamp()}.docx"
+    record = export_service.record_export(
+        session=session,
+        actor=actor,
+        kind="ilo-cfa",
+        fmt=request.format,
+        audience=ExportAudience.ILO,
+        selection={"case_ids": [str(c) for c in request.case_ids]},
+        data=body,
+        withheld=selection.withheld,
+    )
+    return _file_response(body, media_type=media_type, filename=filename, record=record)
+
+
+class ItucQuery(Schema):
+    format: Literal["csv", "xlsx"] = "csv"
+    case_id: list[uuid.UUID] = Field(
+        default=[], description="Cases to include (repeat); default: all you may see."
+    )
+    country: Country | None = None
+    date_from: date | None = Field(default=None, description="Events overlapping this period.")
+    date_to: date | None = None
+
+
+@router.get("/ituc", responses=file_responses("text/csv", XLSX))
+def ituc_survey(
+    query: Annotated[ItucQuery, Query()], session: SessionDep, ctx: ContextDep, actor: ItucExporter
+) -> Response:
+    """ITUC Survey entries: one row per violation, grouped by indicator group, law or practice (CSV or XLSX)."""
+    case_ids = query.case_id or export_service.matching_case_ids(
+        session=session,
+        actor=actor,
+        country=query.country,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        limit=export_service.LIMITS["ituc"] + 1,
+    )
+    export_service.check_selection_size(kind="ituc", count=len(set(case_ids)))
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=case_ids, audience=ExportAudience.ITUC
+    )
+    table = ituc.rows(selection.cases, submitted_by=ctx.settings.organisation_name)
+    if query.format == "xlsx":
+        body, media_type = ituc.write_xlsx(table), XLSX
+    else:
+        body, media_type = b"".join(ituc.write_csv(table)), "text/csv; charset=utf-8"
+    record = export_service.record_export(
+        session=session,
+        actor=actor,
+        kind="ituc",
+        fmt=query.format,
+        audience=ExportAudience.ITUC,
+        selection={"case_ids": [str(c) for c in case_ids]},
+        data=body,
+        withheld=selection.withheld,
+    )
+    return _file_response(
+        body, media_type=media_type, filename=f"precedent-ituc-{_stamp()}.{query.format}", record=record
+    )
+
+
+@router.post("/huridocs", responses=file_responses("application/json", "text/csv"))
+def huridocs_export(
+    request: HuridocsExportRequest, session: SessionDep, ctx: ContextDep, actor: HuridocsExporter
+) -> Response:
+    """HURIDOCS ESF-shaped JSON (events, acts, involvements, information) or a CSV for Uwazi's import."""
+    _ensure_audience_allowed(actor, request.audience)
+    export_service.check_selection_size(kind="huridocs", count=len(set(request.case_ids)))
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=request.case_ids, audience=request.audience
+    )
+    if request.format == "uwazi_csv":
+        body, media_type, ext = (
+            b"".join(huridocs.write_uwazi_csv(selection.cases)),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    else:
+        body, media_type, ext = (
+            huridocs.write_esf_json(selection.cases, audience=request.audience.value),
+            "application/json",
+            "json",
+        )
+    record = export_service.record_export(
+        session=session,
+        actor=actor,
+        kind="huridocs",
+        fmt=request.format,
+        audience=request.audience,
+        selection={"case_ids": [str(c) for c in request.case_ids]},
+        data=body,
+        withheld=selection.withheld,
+    )
+    return _file_response(
+        body, media_type=media_type, filename=f"precedent-huridocs-{_stamp()}.{ext}", record=record
+    )
+
+
+@router.post("/preview", response_model=list[WithheldItem], responses=_EXPORT_PROBLEMS)
+def preview_withheld(
+    request: WithheldPreviewRequest, session: SessionDep, ctx: ContextDep, actor: CurrentActor
+) -> list[WithheldItem]:
+    """What an export of these cases for this audience would withhold for lack of consent (nothing is exported)."""
+    if not any(
+        actor.can(p) for p in (Permission.EXPORT_ILO, Permission.EXPORT_ITUC, Permission.EXPORT_BUNDLE)
+    ):
+        raise PermissionDenied("Your role makes no exports.")
+    _ensure_audience_allowed(actor, request.audience)
+    export_service.check_selection_size(kind="preview", count=len(set(request.case_ids)))
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=request.case_ids, audience=request.audience
+    )
+    return selection.withheld
+
+
+class ExportRecordRead(Schema):
+    id: uuid.UUID
+    created_at: datetime
+    actor_id: uuid.UUID
+    kind: str
+    format: str
+    audience: str
+    selection: dict[str, Any]
+    sha256: str
+    size: int
+    withheld: list[WithheldItem]
+
+
+@router.get("/{export_id}", response_model=ExportRecordRead, responses=problem_responses(401, 404, 422))
+def get_export(export_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> ExportRecordRead:
+    """The record of an export you made: audience, selection, SHA-256 of the file, and what was withheld."""
+    record = export_service.get_export_record(session=session, actor=actor, export_id=export_id)
+    return ExportRecordRead.model_validate(record)
+
+
+class SheetQuery(Schema):
+    audience: ExportAudience = ExportAudience.INTERNAL
+
+
+@case_router.get("/{case_id}/sheet", responses=file_responses("text/html"))
+def case_sheet(
+    case_id: uuid.UUID,
+    query: Annotated[SheetQuery, Query()],
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: SheetPrinter,
+) -> Response:
+    """A printable sheet of one case (HTML with print CSS), redacted for the chosen audience."""
+    _ensure_audience_allowed(actor, query.audience)
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=query.audience
+    )
+    body = sheet.write_sheet(selection.cases[0], audience=query.audience.value)
+    record = export_service.record_export(
+        session=session,
+        actor=actor,
+        kind="sheet",
+        fmt="html",
+        audience=query.audience,
+        selection={"case_ids": [str(case_id)]},
+        data=body,
+        withheld=selection.withheld,
+    )
+    return Response(
+        content=body,
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": sheet.SHEET_CSP, "X-Export-Id": str(record.id)},
+    )

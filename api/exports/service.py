@@ -1,0 +1,434 @@
+"""Exports: select the cases the caller may see, redact them for the audience, record what left and to whom.
+
+Writers (ilo.py, ituc.py, huridocs.py, sheet.py) are pure functions over the redacted schema objects built
+here; nothing else reads the database for an export, so nothing can bypass the redaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from api.audit import service as audit_service
+from api.auth.security import Actor
+from api.cases import service as cases_service
+from api.exports.redaction import ConsentState, PersonFacts, Redactor
+from api.models import (
+    Case,
+    CaseCategory,
+    CaseTag,
+    Consent,
+    ExportRecord,
+    Involvement,
+    Organisation,
+    Person,
+    PersonIdentity,
+    Testimony,
+)
+from api.problems import NotFound, ValidationProblem
+from api.sealing import Sealer
+from api.taxonomy import service as taxonomy_service
+from schemas.enums import VICTIM_STATUS_HURIDOCS, InvolvementRole, VictimStatus
+from schemas.export import (
+    ExportAudience,
+    ExportCase,
+    ExportCategory,
+    ExportEvidenceRef,
+    ExportNorm,
+    ExportOrganisation,
+    ExportPerson,
+    ExportTestimony,
+    WithheldItem,
+)
+
+GENERATOR = "Precedent 0.1.0"
+# Above these sizes an export is refused rather than built synchronously; narrow the selection instead.
+LIMITS = {"ilo-cfa": 100, "ituc": 10_000, "huridocs": 5_000, "sheet": 1, "bundle": 1, "preview": 10_000}
+
+_CFA_TITLES = {
+    1: "Procedure in respect of the Committee on Freedom of Association and the social partners",
+    2: "Trade union and employers organizations rights and civil liberties",
+    11: "Dissolution and suspension of organizations",
+    13: "Protection against discrimination",
+}
+
+
+@dataclass
+class Selection:
+    """The redacted cases of one export, and the redactor that produced them."""
+
+    cases: list[ExportCase]
+    redactor: Redactor
+    audience: ExportAudience
+
+    @property
+    def withheld(self) -> list[WithheldItem]:
+        return self.redactor.report()
+
+
+def check_selection_size(*, kind: str, count: int) -> None:
+    """Refuse an empty selection or one too large for a synchronous export, saying how to narrow it."""
+    if count == 0:
+        raise ValidationProblem.single(
+            "selection", "the selection is empty: choose at least one case", "empty"
+        )
+    limit = LIMITS[kind]
+    if count > limit:
+        raise ValidationProblem.single(
+            "selection",
+            f"{count} cases selected; a {kind} export takes at most {limit}. Narrow it by period, category "
+            "or country, and export in parts.",
+            "too_large",
+            limit=limit,
+        )
+
+
+def _visible_cases(session: Session, actor: Actor, case_ids: list[uuid.UUID]) -> list[Case]:
+    wanted = list(dict.fromkeys(case_ids))
+    rows = session.exec(
+        select(Case).where(
+            col(Case.id).in_(wanted), cases_service.visible_clause(actor), col(Case.retracted_at).is_(None)
+        )
+    ).all()
+    found = {c.id: c for c in rows}
+    missing = [str(i) for i in wanted if i not in found]
+    if missing:
+        raise NotFound(f"No case that you can see with id {', '.join(missing)}.", missing=missing)
+    return [found[i] for i in wanted]
+
+
+def matching_case_ids(
+    *,
+    session: Session,
+    actor: Actor,
+    country: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """Ids of the visible, unretracted cases in a country and period (events overlapping it), oldest first."""
+    query = select(Case.id).where(cases_service.visible_clause(actor), col(Case.retracted_at).is_(None))
+    if country:
+        query = query.where(col(Case.country) == country)
+    if date_from:
+        query = query.where(col(Case.date_hi) >= date_from)
+    if date_to:
+        query = query.where(col(Case.date_lo) <= date_to)
+    return list(session.exec(query.order_by(col(Case.date_lo), col(Case.id)).limit(limit)).all())
+
+
+def norm_text(norm: dict[str, Any]) -> str:
+    """A citation a reader recognises, e.g. 'C87 Art. 4' or 'CFA Compilation (2018) ch. 11'."""
+    kind = norm["kind"]
+    if kind == "ilo_instrument":
+        articles = norm.get("articles") or ([norm["article"]] if norm.get("article") else [])
+        suffix = (
+            f" Art. {articles[0]}"
+            if len(articles) == 1
+            else (f" Arts {', '.join(articles)}" if articles else "")
+        )
+        return f"{norm['instrument']}{suffix}"
+    if kind == "cfa_compilation":
+        parts = ["CFA Compilation (2018)"]
+        if norm.get("chapter"):
+            parts.append(f"ch. {norm['chapter']}")
+        if norm.get("section"):
+            parts.append(f"§ {norm['section']}")
+        return " ".join(parts)
+    if kind == "cfa_digest":
+        where = f"paras {norm['paragraphs']}" if norm.get("paragraphs") else f"§ {norm.get('section')}"
+        return f"CFA Digest (2006) {where}"
+    if kind == "ituc_group":
+        return f"ITUC Global Rights Index group {norm['group']}"
+    if kind == "huridocs":
+        return f"HURIDOCS MT {norm['thesaurus']} {norm['code']} {norm.get('label') or ''}".rstrip()
+    if kind == "cfa_case":
+        return f"CFA Case No. {norm['case_no']} ({norm['country']})"
+    return f"{norm.get('title', '')} {norm.get('provision') or ''}".strip()
+
+
+def _category(snapshot: taxonomy_service.Snapshot, code: str, primary: bool) -> ExportCategory:
+    node = snapshot.nodes.get(code)
+    if node is None:
+        return ExportCategory(code=code, label=code, primary=primary, norms=[])
+    chain = [snapshot.nodes[c] for c in node.path.split("/") if c in snapshot.nodes]
+    norms = [
+        ExportNorm(
+            kind=n["kind"],
+            text=norm_text(n),
+            verification=n["verification"],
+            verified=n["verification"] == "seen",
+            from_code=owner.code,
+        )
+        for owner in chain
+        for n in owner.norms
+    ]
+    # The most specific CFA chapter wins: the leaf's, else its category's, else its area's.
+    cfa = next(
+        (
+            n
+            for owner in reversed(chain)
+            for n in owner.norms
+            if n["kind"] == "cfa_compilation" and n.get("chapter")
+        ),
+        None,
+    )
+    ituc = next(
+        (n["group"] for owner in reversed(chain) for n in owner.norms if n["kind"] == "ituc_group"), None
+    )
+    acts = [n["code"] for n in node.norms if n["kind"] == "huridocs" and n.get("thesaurus") == 4]
+    return ExportCategory(
+        code=code,
+        label=node.labels.get("en", code),
+        primary=primary,
+        norms=norms,
+        cfa_chapter=cfa["chapter"] if cfa else None,
+        cfa_chapter_verified=bool(cfa and cfa["verification"] == "seen"),
+        ituc_group=ituc,
+        huridocs_acts=acts,
+    )
+
+
+def cfa_chapter_title(snapshot: taxonomy_service.Snapshot, chapter: int | None) -> str:
+    """The chapter's title from the taxonomy's references (or the verified list), else a plain label."""
+    if chapter is None:
+        return "Allegations not yet tied to a CFA Compilation chapter"
+    if chapter in _CFA_TITLES:
+        return _CFA_TITLES[chapter]
+    for node in snapshot.nodes.values():
+        for n in node.norms:
+            if n["kind"] == "cfa_compilation" and n.get("chapter") == chapter and n.get("chapter_title"):
+                return str(n["chapter_title"])
+    return f"Chapter {chapter}"
+
+
+def select_cases(
+    *, session: Session, actor: Actor, sealer: Sealer, case_ids: list[uuid.UUID], audience: ExportAudience
+) -> Selection:
+    """Load the cases the actor may see and redact everything about them for `audience`."""
+    cases = _visible_cases(session, actor, case_ids)
+    ids = [c.id for c in cases]
+    refs = {c.id: c.reference for c in cases}
+    involvements = session.exec(
+        select(Involvement).where(col(Involvement.case_id).in_(ids), col(Involvement.retracted_at).is_(None))
+    ).all()
+    testimonies = session.exec(
+        select(Testimony)
+        .where(col(Testimony.case_id).in_(ids), col(Testimony.retracted_at).is_(None))
+        .order_by(col(Testimony.taken_at), col(Testimony.created_at))
+    ).all()
+    person_ids = {i.person_id for i in involvements if i.person_id} | {
+        t.source_person_id for t in testimonies
+    }
+    persons = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(person_ids))).all()}
+    org_ids = {i.organisation_id for i in involvements if i.organisation_id} | {
+        p.organisation_id for p in persons.values() if p.organisation_id
+    }
+    orgs = {
+        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(org_ids))).all()
+    }
+    consents: dict[uuid.UUID, list[ConsentState]] = defaultdict(list)
+    for consent in session.exec(select(Consent).where(col(Consent.person_id).in_(person_ids))):
+        consents[consent.person_id].append(
+            ConsentState(consent.audience, consent.granted_at, consent.withdrawn_at)
+        )
+    identities = {
+        row.person_id: sealer.open(row.sealed, context=f"person:{row.person_id}")
+        for row in session.exec(select(PersonIdentity).where(col(PersonIdentity.person_id).in_(person_ids)))
+    }
+    facts = {
+        pid: PersonFacts(pid, persons[pid].pseudonym, identities.get(pid), consents[pid]) for pid in persons
+    }
+    for inv in involvements:
+        if inv.person_id in facts:
+            facts[inv.person_id].cases.add(refs[inv.case_id])
+    for tes in testimonies:
+        facts[tes.source_person_id].cases.add(refs[tes.case_id])
+    redactor = Redactor(audience=audience, people=list(facts.values()))
+
+    categories: dict[uuid.UUID, list[tuple[str, bool]]] = defaultdict(list)
+    for row in session.exec(select(CaseCategory).where(col(CaseCategory.case_id).in_(ids))):
+        categories[row.case_id].append((row.code, row.is_primary))
+    tags: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for tag in session.exec(select(CaseTag).where(col(CaseTag.case_id).in_(ids)).order_by(col(CaseTag.tag))):
+        tags[tag.case_id].append(tag.tag)
+    snapshot = taxonomy_service.snapshot(session)
+    by_case: dict[uuid.UUID, list[Involvement]] = defaultdict(list)
+    for inv in involvements:
+        by_case[inv.case_id].append(inv)
+    testimonies_by_case: dict[uuid.UUID, list[Testimony]] = defaultdict(list)
+    for tes in testimonies:
+        testimonies_by_case[tes.case_id].append(tes)
+
+    out = []
+    for case in cases:
+        victims: list[ExportPerson] = []
+        perpetrators: list[ExportPerson | ExportOrganisation] = []
+        others: list[ExportPerson | ExportOrganisation] = []
+        for inv in by_case[case.id]:
+            actor_view = _actor_view(inv, case, persons, orgs, redactor)
+            role = InvolvementRole(inv.role)
+            if role is InvolvementRole.VICTIM and isinstance(actor_view, ExportPerson):
+                victims.append(actor_view)
+            elif role is InvolvementRole.PERPETRATOR:
+                perpetrators.append(actor_view)
+            else:
+                others.append(actor_view)
+        cats = sorted(categories[case.id], key=lambda c: (not c[1], c[0]))
+        out.append(
+            ExportCase(
+                id=case.id,
+                reference=case.reference,
+                title=redactor.text(case.title),
+                summary=redactor.text(case.summary),
+                narrative=redactor.text(case.narrative),
+                occurred_from=case.occurred_from,
+                occurred_to=case.occurred_to,
+                date_precision=case.date_precision,
+                country=case.country,
+                region=case.region,
+                place=case.place,
+                employer=case.employer,
+                sector=case.sector,
+                status=case.status,
+                urgent=case.urgent,
+                urgency_reason=redactor.text(case.urgency_reason) or None,
+                language=case.language,
+                tags=tags[case.id],
+                categories=[_category(snapshot, code, primary) for code, primary in cats],
+                victims=victims,
+                perpetrators=perpetrators,
+                others=others,
+                testimonies=[
+                    ExportTestimony(
+                        source=redactor.disclosure(t.source_person_id).ref,
+                        language=t.language,
+                        taken_at=t.taken_at,
+                        reliability=t.reliability,
+                        text=redactor.text(t.text),
+                    )
+                    for t in testimonies_by_case[case.id]
+                ],
+                evidence=evidence_refs(testimonies=testimonies_by_case[case.id]),
+            )
+        )
+    return Selection(cases=out, redactor=redactor, audience=audience)
+
+
+def evidence_refs(*, testimonies: list[Testimony]) -> list[ExportEvidenceRef]:
+    """Exhibits of a case: its testimonies (T-n); evidence files join them once the evidence store lands."""
+    return [
+        ExportEvidenceRef(
+            exhibit_id=f"T-{n}",
+            description=f"Testimony taken on {t.taken_at.isoformat()} ({t.language})",
+            kind="testimony",
+        )
+        for n, t in enumerate(testimonies, start=1)
+    ]
+
+
+def _actor_view(
+    inv: Involvement,
+    case: Case,
+    persons: dict[uuid.UUID, Person],
+    orgs: dict[uuid.UUID, Organisation],
+    redactor: Redactor,
+) -> ExportPerson | ExportOrganisation:
+    if inv.organisation_id is not None:
+        org = orgs[inv.organisation_id]
+        return ExportOrganisation(
+            name=org.name, kind=org.kind, role=inv.role, perpetrator_type=inv.perpetrator_type
+        )
+    # The database's check constraint guarantees exactly one of person and organisation.
+    person = persons[inv.person_id]  # type: ignore[index]
+    disclosure = redactor.disclosure(person.id)
+    organisation = orgs.get(person.organisation_id) if person.organisation_id else None
+    status = VictimStatus(inv.victim_status) if inv.victim_status else None
+    return ExportPerson(
+        ref=disclosure.ref,
+        identity_disclosed=disclosure.identity_disclosed,
+        description=role_description(role=inv.role, organisation=organisation, employer=case.employer),
+        role=inv.role,
+        victim_status=status.value if status else None,
+        victim_status_huridocs=VICTIM_STATUS_HURIDOCS[status] if status else None,
+        detention_type=inv.detention_type,
+        perpetrator_type=inv.perpetrator_type,
+        organisation=organisation.name if organisation else None,
+    )
+
+
+def role_description(*, role: str, organisation: Organisation | None, employer: str | None) -> str:
+    """Describe a person by role and affiliation only, e.g. 'a member of the union BNP at Naftan'."""
+    noun = {
+        "victim": "a worker",
+        "witness": "a witness",
+        "source": "a source",
+        "perpetrator": "an official",
+    }.get(role, "a person")
+    if organisation is not None and organisation.kind == "union":
+        noun = f"a member of the union {organisation.name}"
+    elif organisation is not None:
+        noun = f"{noun} of {organisation.name}"
+    return f"{noun} at {employer}" if employer else noun
+
+
+def record_export(
+    *,
+    session: Session,
+    actor: Actor,
+    kind: str,
+    fmt: str,
+    audience: ExportAudience,
+    selection: dict[str, Any],
+    data: Iterable[bytes] | bytes,
+    withheld: list[WithheldItem],
+    export_id: uuid.UUID | None = None,
+) -> ExportRecord:
+    """Record who exported what, for whom, and the SHA-256 of the file; the audit log gets the same."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in [data] if isinstance(data, bytes) else data:
+        digest.update(chunk)
+        size += len(chunk)
+    record = ExportRecord(
+        id=export_id or uuid.uuid4(),
+        actor_id=actor.user_id,
+        kind=kind,
+        format=fmt,
+        audience=audience.value,
+        selection=selection,
+        sha256=digest.hexdigest(),
+        size=size,
+        withheld=[w.model_dump(mode="json") for w in withheld],
+    )
+    session.add(record)
+    audit_service.record(
+        session=session,
+        actor_id=actor.user_id,
+        action=f"export.{kind}",
+        target_type="export",
+        target_id=str(record.id),
+        details={
+            "audience": audience.value,
+            "format": fmt,
+            "sha256": record.sha256,
+            "cases": selection.get("case_ids"),
+        },
+    )
+    session.commit()
+    return record
+
+
+def get_export_record(*, session: Session, actor: Actor, export_id: uuid.UUID) -> ExportRecord:
+    """Return an export record made by the actor (admins see all)."""
+    record = session.get(ExportRecord, export_id)
+    if record is None or (record.actor_id != actor.user_id and actor.role.value != "admin"):
+        raise NotFound(f"No export {export_id}.")
+    return record
