@@ -35,7 +35,10 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("withheld", JSON, nullable=False),
         sa.ForeignKeyConstraint(
-            ["actor_id"], ["user_account.id"], name=op.f("fk_export_record_actor_id_user_account"), ondelete="RESTRICT"
+            ["actor_id"],
+            ["user_account.id"],
+            name=op.f("fk_export_record_actor_id_user_account"),
+            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_export_record")),
     )

@@ -63,7 +63,9 @@ def build_world(
     if with_user:  # Argon2 makes accounts slow to create: only for the user routes
         body = {"username": f"target{next(_n)}", "role": "researcher"}
         target = ok(client.post(f"{API}/users", json=body, headers=admin.headers), 201)["id"]
-    sheet = client.get(f"{API}/cases/{case['id']}/sheet", params={"audience": "public"}, headers=admin.headers)
+    sheet = client.get(
+        f"{API}/cases/{case['id']}/sheet", params={"audience": "public"}, headers=admin.headers
+    )
     return World(
         case["id"],
         person["id"],
@@ -179,7 +181,9 @@ RULES: dict[tuple[str, str], Rule] = {
         ADMIN_ONLY, lambda w: LOCAL_NODE | {"slug": f"n{next(_n)}"}, True
     ),
     ("GET", "/vocabularies"): Rule(EVERYONE),
-    ("POST", "/exports/ilo-cfa"): Rule(ASSIGN, lambda w: ILO_REQUEST | {"case_ids": [w.case], "format": "json"}),
+    ("POST", "/exports/ilo-cfa"): Rule(
+        ASSIGN, lambda w: ILO_REQUEST | {"case_ids": [w.case], "format": "json"}
+    ),
     ("GET", "/exports/ituc"): Rule(ASSIGN),
     ("POST", "/exports/huridocs"): Rule(ASSIGN, lambda w: {"case_ids": [w.case], "audience": "partner"}),
     ("POST", "/exports/preview"): Rule(CASE_WRITE, lambda w: {"case_ids": [w.case], "audience": "ilo"}),

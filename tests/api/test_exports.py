@@ -37,14 +37,48 @@ def arrests(client: TestClient, coordinator: Account) -> dict:
         client,
         who,
         pseudonym="Victim V-1",
-        identity={"full_name": CANARY, "name_latin": "Kanarejka Tajamnichaja", "contacts": [{"kind": "phone", "value": "+375290000001"}]},
+        identity={
+            "full_name": CANARY,
+            "name_latin": "Kanarejka Tajamnichaja",
+            "contacts": [{"kind": "phone", "value": "+375290000001"}],
+        },
     )
-    consented = create_person(client, who, pseudonym="Victim V-2", identity={"full_name": CONSENTED, "address": "Minsk, secret street 1"})
+    consented = create_person(
+        client,
+        who,
+        pseudonym="Victim V-2",
+        identity={"full_name": CONSENTED, "address": "Minsk, secret street 1"},
+    )
     withdrawn = create_person(client, who, pseudonym="Witness W-3", identity={"full_name": WITHDRAWN})
-    ok(client.post(f"{API}/people/{consented['id']}/consents", json={"audience": "ilo", "granted_at": "2026-01-10", "method": "written"}, headers=who.headers), 201)
-    c = ok(client.post(f"{API}/people/{withdrawn['id']}/consents", json={"audience": "ilo", "granted_at": "2026-01-10", "method": "written"}, headers=who.headers), 201)
-    ok(client.post(f"{API}/people/{withdrawn['id']}/consents/{c['id']}/withdraw", json={"withdrawn_at": "2026-02-01"}, headers=who.headers))
-    kgb = ok(client.post(f"{API}/organisations", json={"name": "KGB of Belarus", "kind": "state_body"}, headers=who.headers), 201)
+    ok(
+        client.post(
+            f"{API}/people/{consented['id']}/consents",
+            json={"audience": "ilo", "granted_at": "2026-01-10", "method": "written"},
+            headers=who.headers,
+        ),
+        201,
+    )
+    c = ok(
+        client.post(
+            f"{API}/people/{withdrawn['id']}/consents",
+            json={"audience": "ilo", "granted_at": "2026-01-10", "method": "written"},
+            headers=who.headers,
+        ),
+        201,
+    )
+    ok(
+        client.post(
+            f"{API}/people/{withdrawn['id']}/consents/{c['id']}/withdraw",
+            json={"withdrawn_at": "2026-02-01"},
+            headers=who.headers,
+        )
+    )
+    kgb = ok(
+        client.post(
+            f"{API}/organisations", json={"name": "KGB of Belarus", "kind": "state_body"}, headers=who.headers
+        ),
+        201,
+    )
     cases = []
     for n in range(5):
         case = create_case(
@@ -60,8 +94,17 @@ def arrests(client: TestClient, coordinator: Account) -> dict:
         involve(client, who, case["id"], person_id=canary["id"], role="victim", victim_status="detained")
         involve(client, who, case["id"], person_id=consented["id"], role="victim", victim_status="sentenced")
         involve(client, who, case["id"], person_id=withdrawn["id"], role="witness")
-        involve(client, who, case["id"], organisation_id=kgb["id"], role="perpetrator", perpetrator_type="010106000000")
-        add_testimony(client, who, case["id"], withdrawn["id"], text=f"I saw {CANARY} taken away by officers.")
+        involve(
+            client,
+            who,
+            case["id"],
+            organisation_id=kgb["id"],
+            role="perpetrator",
+            perpetrator_type="010106000000",
+        )
+        add_testimony(
+            client, who, case["id"], withdrawn["id"], text=f"I saw {CANARY} taken away by officers."
+        )
         cases.append(case)
     return {"cases": cases, "canary": canary, "consented": consented, "withdrawn": withdrawn}
 
@@ -81,7 +124,11 @@ class TestIloComplaint:
             "urgency_justification": "Union leaders remain in detention.",
             "related_cases": ["Case No. 2090"],
             "allegations": [
-                {"case_id": arrests["cases"][0]["id"], "national_law_provisions": "Criminal Code Art. 342", "remedies_sought": "Immediate release"}
+                {
+                    "case_id": arrests["cases"][0]["id"],
+                    "national_law_provisions": "Criminal Code Art. 342",
+                    "remedies_sought": "Immediate release",
+                }
             ],
             **extra,
         }
@@ -89,7 +136,9 @@ class TestIloComplaint:
     def test_docx_cites_the_norms_and_names_only_people_who_consented(
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
-        response = client.post(f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=coordinator.headers)
+        response = client.post(
+            f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=coordinator.headers
+        )
         body = ok_bytes(response)
         assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
         assert leaks(body) == []
@@ -106,7 +155,9 @@ class TestIloComplaint:
     def test_json_mirror_groups_by_chapter_and_reports_what_was_withheld(
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
-        response = client.post(f"{API}/exports/ilo-cfa", json=self.request(arrests, format="json"), headers=coordinator.headers)
+        response = client.post(
+            f"{API}/exports/ilo-cfa", json=self.request(arrests, format="json"), headers=coordinator.headers
+        )
         body = ok_bytes(response)
         assert leaks(body) == []
         complaint = json.loads(body)
@@ -117,20 +168,31 @@ class TestIloComplaint:
         reasons = {w.get("pseudonym"): w["reason"] for w in complaint["withheld"]}
         assert reasons["Victim V-1"] == "no active consent for ilo"
         assert reasons["Witness W-3"].startswith("consent for ilo was withdrawn on 2026-02-01")
-        assert "address" in next(w for w in complaint["withheld"] if w.get("pseudonym") == "Victim V-2")["withheld"]
+        assert (
+            "address"
+            in next(w for w in complaint["withheld"] if w.get("pseudonym") == "Victim V-2")["withheld"]
+        )
 
     def test_every_export_is_recorded_with_the_digest_of_the_file(
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
-        response = client.post(f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=coordinator.headers)
+        response = client.post(
+            f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=coordinator.headers
+        )
         body = ok_bytes(response)
-        record = ok(client.get(f"{API}/exports/{response.headers['X-Export-Id']}", headers=coordinator.headers))
+        record = ok(
+            client.get(f"{API}/exports/{response.headers['X-Export-Id']}", headers=coordinator.headers)
+        )
         assert record["sha256"] == hashlib.sha256(body).hexdigest() == response.headers["X-Export-SHA256"]
         assert record["audience"] == "ilo"
         assert len(record["selection"]["case_ids"]) == 5
 
-    def test_documenters_cannot_file_ilo_complaints(self, client: TestClient, documenter: Account, arrests: dict) -> None:
-        response = client.post(f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=documenter.headers)
+    def test_documenters_cannot_file_ilo_complaints(
+        self, client: TestClient, documenter: Account, arrests: dict
+    ) -> None:
+        response = client.post(
+            f"{API}/exports/ilo-cfa", json=self.request(arrests), headers=documenter.headers
+        )
         assert response.status_code == 403
 
 
@@ -139,7 +201,9 @@ class TestItucSurvey:
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
         ids = [c["id"] for c in arrests["cases"]]
-        response = client.get(f"{API}/exports/ituc", params={"format": "csv", "case_id": ids}, headers=coordinator.headers)
+        response = client.get(
+            f"{API}/exports/ituc", params={"format": "csv", "case_id": ids}, headers=coordinator.headers
+        )
         body = ok_bytes(response)
         assert leaks(body, CONSENTED) == []  # consent was for the ILO, not the ITUC
         lines = body.decode("utf-8-sig").splitlines()
@@ -147,7 +211,9 @@ class TestItucSurvey:
         assert len(lines) == 1 + 5
         assert all(line.startswith("I,") for line in lines[1:])
 
-    def test_xlsx_is_scanned_inside_too(self, client: TestClient, coordinator: Account, arrests: dict) -> None:
+    def test_xlsx_is_scanned_inside_too(
+        self, client: TestClient, coordinator: Account, arrests: dict
+    ) -> None:
         response = client.get(f"{API}/exports/ituc", params={"format": "xlsx"}, headers=coordinator.headers)
         body = ok_bytes(response)
         assert leaks(body, CONSENTED) == []
@@ -172,7 +238,11 @@ class TestHuridocsAndSheets:
         self, client: TestClient, coordinator: Account, arrests: dict, audience: str, fmt: str
     ) -> None:
         ids = [c["id"] for c in arrests["cases"]]
-        response = client.post(f"{API}/exports/huridocs", json={"case_ids": ids, "audience": audience, "format": fmt}, headers=coordinator.headers)
+        response = client.post(
+            f"{API}/exports/huridocs",
+            json={"case_ids": ids, "audience": audience, "format": fmt},
+            headers=coordinator.headers,
+        )
         body = ok_bytes(response)
         extra = () if audience == "ilo" else (CONSENTED,)
         assert leaks(body, *extra) == []
@@ -181,7 +251,11 @@ class TestHuridocsAndSheets:
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
         ids = [arrests["cases"][0]["id"]]
-        doc = json.loads(ok_bytes(client.post(f"{API}/exports/huridocs", json={"case_ids": ids}, headers=coordinator.headers)))
+        doc = json.loads(
+            ok_bytes(
+                client.post(f"{API}/exports/huridocs", json={"case_ids": ids}, headers=coordinator.headers)
+            )
+        )
         event = doc["events"][0]
         assert event["huridocs_index_terms"] == ["030101000000", "030107000000"]
         assert {a["status_at_end_of_act"] for a in event["acts"]} == {"020201000000", "020203000000"}
@@ -192,8 +266,19 @@ class TestHuridocsAndSheets:
         self, client: TestClient, coordinator: Account, arrests: dict
     ) -> None:
         consented = arrests["consented"]
-        ok(client.post(f"{API}/people/{consented['id']}/consents", json={"audience": "internal", "granted_at": "2026-01-10", "method": "written"}, headers=coordinator.headers), 201)
-        response = client.get(f"{API}/cases/{arrests['cases'][0]['id']}/sheet", params={"audience": "internal"}, headers=coordinator.headers)
+        ok(
+            client.post(
+                f"{API}/people/{consented['id']}/consents",
+                json={"audience": "internal", "granted_at": "2026-01-10", "method": "written"},
+                headers=coordinator.headers,
+            ),
+            201,
+        )
+        response = client.get(
+            f"{API}/cases/{arrests['cases'][0]['id']}/sheet",
+            params={"audience": "internal"},
+            headers=coordinator.headers,
+        )
         body = ok_bytes(response)
         assert CONSENTED in body.decode()
         assert leaks(body) == []
@@ -203,15 +288,33 @@ class TestHuridocsAndSheets:
         self, client: TestClient, researcher: Account, arrests: dict
     ) -> None:
         ids = [arrests["cases"][0]["id"]]
-        assert client.post(f"{API}/exports/preview", json={"case_ids": ids, "audience": "internal"}, headers=researcher.headers).status_code == 403
+        assert (
+            client.post(
+                f"{API}/exports/preview",
+                json={"case_ids": ids, "audience": "internal"},
+                headers=researcher.headers,
+            ).status_code
+            == 403
+        )
         assert client.get(f"{API}/cases/{ids[0]}/sheet", headers=researcher.headers).status_code == 403
 
 
 class TestSelections:
-    def test_preview_lists_what_would_be_withheld(self, client: TestClient, coordinator: Account, arrests: dict) -> None:
+    def test_preview_lists_what_would_be_withheld(
+        self, client: TestClient, coordinator: Account, arrests: dict
+    ) -> None:
         ids = [c["id"] for c in arrests["cases"]]
-        withheld = ok(client.post(f"{API}/exports/preview", json={"case_ids": ids, "audience": "ilo"}, headers=coordinator.headers))
-        assert {w.get("pseudonym") for w in withheld if w["withheld"][0] == "name"} == {"Victim V-1", "Witness W-3"}
+        withheld = ok(
+            client.post(
+                f"{API}/exports/preview",
+                json={"case_ids": ids, "audience": "ilo"},
+                headers=coordinator.headers,
+            )
+        )
+        assert {w.get("pseudonym") for w in withheld if w["withheld"][0] == "name"} == {
+            "Victim V-1",
+            "Witness W-3",
+        }
         assert leaks(json.dumps(withheld, ensure_ascii=False).encode()) == []
 
     def test_cases_the_caller_may_not_see_are_not_found(
@@ -219,7 +322,9 @@ class TestSelections:
     ) -> None:
         own = create_case(client, documenter2)
         ids = [own["id"], arrests["cases"][0]["id"]]
-        response = client.post(f"{API}/exports/preview", json={"case_ids": ids, "audience": "ilo"}, headers=documenter2.headers)
+        response = client.post(
+            f"{API}/exports/preview", json={"case_ids": ids, "audience": "ilo"}, headers=documenter2.headers
+        )
         assert response.status_code == 404
         assert response.json()["missing"] == [arrests["cases"][0]["id"]]
 
@@ -228,8 +333,16 @@ class TestSelections:
     ) -> None:
         ids = [arrests["cases"][0]["id"]]
         for body in ({"case_ids": ids, "audience": "press"}, {"case_ids": [], "audience": "ilo"}):
-            assert client.post(f"{API}/exports/preview", json=body, headers=coordinator.headers).status_code == 422
-        assert client.get(f"{API}/exports/ituc", params={"format": "pdf"}, headers=coordinator.headers).status_code == 422
+            assert (
+                client.post(f"{API}/exports/preview", json=body, headers=coordinator.headers).status_code
+                == 422
+            )
+        assert (
+            client.get(
+                f"{API}/exports/ituc", params={"format": "pdf"}, headers=coordinator.headers
+            ).status_code
+            == 422
+        )
 
 
 def ok_bytes(response) -> bytes:
