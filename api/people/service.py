@@ -16,7 +16,7 @@ from api.cases.dates import latest_possible_today
 from api.history import service as history_service
 from api.models import Case, Consent, Involvement, Organisation, Person, PersonIdentity, Testimony
 from api.models.base import utcnow
-from api.pagination import Cursor, decode_cursor, encode_cursor
+from api.pagination import keyset_page
 from api.problems import Conflict, NotFound, PermissionDenied, ValidationProblem
 from api.records import (
     apply_update,
@@ -298,29 +298,21 @@ def list_people(
     conditions = [person_visible_clause(actor), Person.retracted_at.is_(None)]  # type: ignore[union-attr]
     if q:
         conditions.append(Person.pseudonym_fold.contains(fold(q), autoescape=True))  # type: ignore[attr-defined]
-    total = session.exec(select(sa.func.count()).select_from(Person).where(*conditions)).one()
-    query = select(Person).where(*conditions)
-    if cursor:
-        pos = decode_cursor(secret, cursor, kind="people")
-        after_name, after_id = pos.values[0], uuid.UUID(pos.values[1])
-        query = query.where(
-            sa.or_(
-                col(Person.pseudonym) > after_name,
-                sa.and_(col(Person.pseudonym) == after_name, col(Person.id) > after_id),
-            )
-        )
-    rows = list(session.exec(query.order_by(Person.pseudonym, Person.id).limit(limit + 1)))  # type: ignore[arg-type]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(
-            secret, Cursor(kind="people", values=[rows[-1].pseudonym, str(rows[-1].id)])
-        )
-    items = [person_to_read(session=session, actor=actor, sealer=sealer, person=p) for p in rows]
+    page = keyset_page(
+        session=session,
+        model=Person,
+        conditions=conditions,
+        sort="pseudonym",
+        kind="people",
+        cursor=cursor,
+        limit=limit,
+        secret=secret,
+    )
+    items = [person_to_read(session=session, actor=actor, sealer=sealer, person=p) for p in page.rows]
     shown = [i.id for i in items if i.identity is not None]
     if shown:
         audit_identity_read(session=session, actor=actor, person_ids=shown)
-    return Page[PersonRead](items=items, total=total, next_cursor=next_cursor)
+    return Page[PersonRead](items=items, total=page.total, next_cursor=page.next_cursor)
 
 
 # ---- organisations ----------------------------------------------------------------------------------------
@@ -391,26 +383,20 @@ def list_organisations(
     conditions: list[Any] = [Organisation.retracted_at.is_(None)]  # type: ignore[union-attr]
     if q:
         conditions.append(Organisation.name_fold.contains(fold(q), autoescape=True))  # type: ignore[attr-defined]
-    total = session.exec(select(sa.func.count()).select_from(Organisation).where(*conditions)).one()
-    query = select(Organisation).where(*conditions)
-    if cursor:
-        pos = decode_cursor(secret, cursor, kind="organisations")
-        name, oid = pos.values[0], uuid.UUID(pos.values[1])
-        query = query.where(
-            sa.or_(
-                col(Organisation.name) > name,
-                sa.and_(col(Organisation.name) == name, col(Organisation.id) > oid),
-            )
-        )
-    rows = list(session.exec(query.order_by(Organisation.name, Organisation.id).limit(limit + 1)))  # type: ignore[arg-type]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(
-            secret, Cursor(kind="organisations", values=[rows[-1].name, str(rows[-1].id)])
-        )
+    page = keyset_page(
+        session=session,
+        model=Organisation,
+        conditions=conditions,
+        sort="name",
+        kind="organisations",
+        cursor=cursor,
+        limit=limit,
+        secret=secret,
+    )
     return Page[OrganisationRead](
-        items=[OrganisationRead.model_validate(o) for o in rows], total=total, next_cursor=next_cursor
+        items=[OrganisationRead.model_validate(o) for o in page.rows],
+        total=page.total,
+        next_cursor=page.next_cursor,
     )
 
 
