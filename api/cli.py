@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -182,6 +183,42 @@ def taxonomy_load() -> None:
     typer.echo(
         f"taxonomy v{report.versions[-1]} {state}: {report.inserted} nodes added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.terms_changed} vocabulary terms written"
+    )
+
+
+@app.command("backup")
+def backup(dest: Annotated[Path, typer.Argument(help="A new, empty folder.")]) -> None:
+    """Back up the database (consistent snapshot), the keys and the evidence, with a manifest of digests."""
+    from api.backup import BackupError, create_backup
+
+    try:
+        report = create_backup(settings=_settings(), dest=dest)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"backup written to {report.path}: {report.files} files, {report.bytes} bytes, "
+        f"{report.blobs} evidence blobs, schema revision {report.revision}"
+    )
+    typer.echo("Keep it apart from the server: it holds keys/identity.key, which opens every identity.")
+
+
+@app.command("restore")
+def restore(
+    src: Annotated[Path, typer.Argument(help="A folder written by `precedent backup`.")],
+    force: Annotated[bool, typer.Option(help="Restore over a database that already holds cases.")] = False,
+) -> None:
+    """Check a backup against its manifest, then restore it into the configured database and data folder."""
+    from api import migrate
+    from api.backup import BackupError, restore_backup
+
+    settings = _settings()
+    try:
+        result = restore_backup(settings=settings, src=src, force=force)
+    except BackupError as exc:
+        _fail(str(exc))
+    migrate.upgrade(settings.resolved_database_url)
+    typer.echo(
+        f"restored schema revision {result['revision']} (now at head) and {result['blobs']} evidence blobs"
     )
 
 
