@@ -56,6 +56,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _tool(name: str) -> str:
+    """Absolute path of a PostgreSQL client program, or a clear error."""
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(f"{name} not found: install the PostgreSQL client programs (postgresql-client)")
+    return path
+
+
 def _pg_env_and_dsn(db: Database) -> tuple[dict[str, str], str]:
     url = db.url.set(drivername="postgresql")
     env = dict(os.environ)
@@ -106,7 +114,7 @@ def create_backup(
             database_file = "database.pgdump"
             env, dsn = _pg_env_and_dsn(db)
             result = subprocess.run(  # noqa: S603 (fixed argv, no shell)
-                ["pg_dump", "--format=custom", "--no-owner", f"--file={dest / database_file}", dsn],  # noqa: S607
+                [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={dest / database_file}", dsn],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -196,13 +204,13 @@ def restore_backup(*, settings: Settings, src: Path, force: bool = False) -> dic
             db.dispose()
             result = subprocess.run(  # noqa: S603 (fixed argv, no shell)
                 [
-                    "pg_restore",
+                    _tool("pg_restore"),
                     "--no-owner",
                     "--clean",
                     "--if-exists",
                     f"--dbname={dsn}",
                     str(src / database["file"]),
-                ],  # noqa: S607
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
