@@ -193,10 +193,13 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         route = request.scope.get("route")
         # The route template, never the URL: paths and query strings can carry names and search terms.
+        template = getattr(route, "path", "-")
+        if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+            template = API_PREFIX + template  # routers included under the API prefix report their own path
         access_log.info(
             "%s %s %d %.1fms",
             request.method,
-            getattr(route, "path", "-"),
+            template,
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
