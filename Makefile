@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv
+.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv messages
 
 venv: $(STAMP)
 
@@ -44,6 +44,12 @@ pytest-postgres: $(STAMP)
 	else \
 		echo "PRECEDENT_TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
 	fi
+
+# Extract the web interface's strings and merge them into the be/ru/en catalogs (then translate the new ones).
+messages: $(STAMP)
+	mkdir -p var
+	$(BIN)/pybabel extract -F api/web/babel.cfg --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d api/web/locale -D messages --no-fuzzy-matching --ignore-obsolete -w 110
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -69,8 +69,9 @@ def options(kind: str) -> list[tuple[str, str]]:
 
 
 def field_label(name: str) -> str:
-    base = name.removeprefix("identity.")
-    text = FIELD_NAMES.get(base)
+    """The translated name of a form field (`identity.contacts.0.value` is named by its last part)."""
+    parts = [p for p in name.split(".") if not p.isdigit() and p != "identity"]
+    text = FIELD_NAMES.get(".".join(parts)) or (FIELD_NAMES.get(parts[-1]) if parts else None)
     return i18n.gettext(text) if text else name
 
 
