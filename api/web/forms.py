@@ -126,7 +126,9 @@ def add_problem_errors(
     for err in problem.extensions.get("errors", []):
         name = field_name(str(err.get("field", "")).split("."))
         name = (renames or {}).get(name, name)
-        state.add(name, _message(str(err.get("type")), str(err.get("message", ""))))
+        # Services word their messages for people (they are in the catalogs); only a bare kind is mapped.
+        message = str(err.get("message", "")) or _message(str(err.get("type")), "")
+        state.add(name, message)
     if not problem.extensions.get("errors") and problem.detail:
         state.general.append(problem.detail)
     return state

@@ -40,7 +40,9 @@ def sign_in(client: TestClient, who: Account, *, lang: str | None = None) -> Tes
 def switch_language(client: TestClient, lang: str) -> None:
     page = client.get("/")
     response = client.post(
-        "/language", data={"lang": lang, "next": "/", "csrf_token": csrf_of(page.text)}, follow_redirects=False
+        "/language",
+        data={"lang": lang, "next": "/", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
     )
     assert response.status_code == 303
 
