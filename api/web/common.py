@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 from api.web.i18n import N_
@@ -30,6 +31,11 @@ NOTICES = {
 
 def notice(key: str | None) -> str | None:
     return NOTICES.get(key or "")
+
+
+def today() -> date:
+    """Today's date in UTC: the default for "taken on" and "given on" (the services refuse only the future)."""
+    return datetime.now(UTC).date()
 
 
 def form_uuid(value: Any) -> uuid.UUID | None:

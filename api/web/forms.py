@@ -22,6 +22,9 @@ from api.web.labels import ERROR_TYPES
 # Fields every form carries that are not part of the record.
 CONTROL_FIELDS = frozenset({"csrf_token", "action", "draft_id", "version"})
 _SPLIT_LIST = re.compile(r"[,;\n]+")
+# Dates as written in Belarus and Russia: 19.04.2022, or 04.2022 when only the month is known.
+_DOTTED_DAY = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+_DOTTED_MONTH = re.compile(r"^(\d{1,2})[./](\d{4})$")
 _SPLIT_CODES = re.compile(r"[\s,;]+")
 
 
@@ -141,6 +144,20 @@ def text(values: Mapping[str, Any], name: str) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+def event_date(values: Mapping[str, Any], name: str) -> str | None:
+    """An event date as typed: ISO (2022-04-19, 2022-04, 2022) or day-first (19.04.2022, 04.2022)."""
+    value = text(values, name)
+    if value is None:
+        return None
+    if match := _DOTTED_DAY.match(value):
+        day, month, year = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    if match := _DOTTED_MONTH.match(value):
+        month, year = match.groups()
+        return f"{year}-{int(month):02d}"
+    return value
 
 
 def long_text(values: Mapping[str, Any], name: str) -> str:

@@ -81,8 +81,8 @@ def negotiate(accept_language: str | None) -> str | None:
 def choose_language(*, saved: str | None, cookie: str | None, accept_language: str | None) -> str:
     """Pick the page language: the user's saved choice, the switcher's cookie, the browser's, English."""
     for candidate in (saved, cookie):
-        if candidate in LANGUAGES:
-            return candidate  # type: ignore[return-value]
+        if candidate is not None and candidate in LANGUAGES:
+            return candidate
     return negotiate(accept_language) or DEFAULT_LANGUAGE
 
 

@@ -10,7 +10,8 @@ from api.web.i18n import N_
 
 LABELS: dict[str, dict[str, str]] = {
     "status": {
-        "draft": N_("Draft"),
+        # Not "draft": that word belongs to saved, unfinished forms; a recorded case in this status is real.
+        "draft": N_("In preparation"),
         "submitted": N_("Submitted"),
         "verified": N_("Verified"),
         "archived": N_("Archived"),
@@ -201,7 +202,6 @@ FIELD_NAMES: dict[str, str] = {
     "name": N_("Name"),
     "new_pseudonym": N_("Pseudonym"),
     "new_full_name": N_("Full name"),
-    "place": N_("Place"),
 }
 
 # Messages services and schemas put next to a field; listed so the catalogs translate them.
@@ -223,16 +223,19 @@ SERVICE_MESSAGES = (
     N_("month must be 01-12"),
 )
 
+_DATE_HELP = N_(
+    "Write a real date: 2022-04-19 or 19.04.2022, or 2022-04 or 2022 if only the month or year is known."
+)
 # Pydantic error kinds, in words a documenter understands (the English originals name types).
 ERROR_TYPES: dict[str, str] = {
     "missing": N_("Please fill this in."),
     "string_too_short": N_("Please fill this in."),
     "string_too_long": N_("This is too long."),
     "too_long": N_("Too many entries."),
-    "date_from_datetime_parsing": N_("Write the date as YYYY-MM-DD, YYYY-MM or YYYY."),
-    "date_parsing": N_("Write the date as YYYY-MM-DD, YYYY-MM or YYYY."),
-    "date_type": N_("Write the date as YYYY-MM-DD, YYYY-MM or YYYY."),
-    "date_from_datetime_inexact": N_("Write the date as YYYY-MM-DD, YYYY-MM or YYYY."),
+    "date_from_datetime_parsing": _DATE_HELP,
+    "date_parsing": _DATE_HELP,
+    "date_type": _DATE_HELP,
+    "date_from_datetime_inexact": _DATE_HELP,
     "enum": N_("Choose one of the options."),
     "literal_error": N_("Choose one of the options."),
     "int_parsing": N_("Write a whole number."),

@@ -70,9 +70,9 @@ def log_in(request: Request, form: AnonymousForm, ctx: ContextDep, session: Sess
         return render(request, "login.html", {"form": state, "next": target}, status_code=401)
     except TooManyRequests as exc:
         state.general.append(i18n.N_("Too many failed attempts. Wait a few minutes and try again."))
-        response = render(request, "login.html", {"form": state, "next": target}, status_code=429)
-        response.headers["Retry-After"] = str(exc.extensions.get("retry_after", 60))
-        return response
+        refused = render(request, "login.html", {"form": state, "next": target}, status_code=429)
+        refused.headers["Retry-After"] = str(exc.extensions.get("retry_after", 60))
+        return refused
     response = redirect(target)
     set_session_cookie(response, request, token, row.expires_at)
     saved = web_service.saved_language(ctx=ctx, user_id=row.user_id)

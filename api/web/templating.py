@@ -78,7 +78,7 @@ def field_label(name: str) -> str:
 def country_name(code: str | None) -> str:
     if not code:
         return ""
-    return Locale.parse(_lang()).territories.get(code, code)
+    return str(Locale.parse(_lang()).territories.get(code, code))
 
 
 def country_options() -> list[tuple[str, str]]:
@@ -91,7 +91,7 @@ def country_options() -> list[tuple[str, str]]:
 def language_name(code: str | None) -> str:
     if not code:
         return ""
-    return Locale.parse(_lang()).languages.get(code.split("-")[0], code)
+    return str(Locale.parse(_lang()).languages.get(code.split("-")[0], code))
 
 
 def content_language_options() -> list[tuple[str, str]]:

@@ -79,8 +79,21 @@ class TestCaseForm:
         response = post_form(doc, "/cases/new", {**CASE_FORM, "occurred_from": future})
         assert response.status_code == 422
         assert _field_error(response.text, "occurred_from") == "must not be in the future"
-        badly_typed = post_form(doc, "/cases/new", {**CASE_FORM, "occurred_from": "19.04.2022"})
-        assert _field_error(badly_typed.text, "occurred_from").startswith("Write the date as")
+        impossible = post_form(doc, "/cases/new", {**CASE_FORM, "occurred_from": "31.04.2022"})
+        assert _field_error(impossible.text, "occurred_from").startswith("Write a real date")
+        assert 'value="31.04.2022"' in impossible.text
+
+    def test_dates_are_understood_as_people_here_write_them(
+        self, doc: TestClient, documenter: Account
+    ) -> None:
+        for typed, earliest, latest in (
+            ("19.04.2022", "2022-04-19", "2022-04-19"),
+            ("4.2022", "2022-04-01", "2022-04-30"),
+        ):
+            response = post_form(doc, "/cases/new", {**CASE_FORM, "occurred_from": typed})
+            case_id = response.headers["location"].split("/")[2].split("?")[0]
+            case = doc.get(f"{API}/cases/{case_id}", headers=documenter.headers).json()
+            assert (case["earliest"], case["latest"]) == (earliest, latest), typed
 
     def test_an_urgent_case_without_a_reason_is_marked_on_the_reason(self, doc: TestClient) -> None:
         response = post_form(doc, "/cases/new", {**CASE_FORM, "urgent": "on"})

@@ -20,12 +20,12 @@ from tests.web.conftest import sign_in
 from tests.web.world import World, build_world
 
 ROLES = ("admin", "coordinator", "documenter", "documenter2", "researcher")
-ALL = {role: 200 for role in ROLES}
+ALL = dict.fromkeys(ROLES, 200)
 # documenter2 is a documenter who neither created nor was assigned to the world's case.
 OWN_CASE = {**ALL, "documenter2": 404}
 WRITE_CASE = {**OWN_CASE, "researcher": 403}
 WRITERS = {**ALL, "researcher": 403}
-ADMINS = {role: 403 for role in ROLES} | {"admin": 200}
+ADMINS = dict.fromkeys(ROLES, 403) | {"admin": 200}
 
 PAGES: dict[str, dict[str, int]] = {
     "/": ALL,

@@ -16,7 +16,6 @@ from sqlmodel import Session
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
-from api.cases.dates import latest_possible_today
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.history import service as history_service
@@ -26,7 +25,7 @@ from api.problems import PreconditionFailed, ValidationProblem
 from api.testimonies import service as testimonies_service
 from api.web import service as web_service
 from api.web.collation import sort_key
-from api.web.common import form_uuid, notice
+from api.web.common import form_uuid, notice, today
 from api.web.forms import (
     FormInvalid,
     FormState,
@@ -34,6 +33,7 @@ from api.web.forms import (
     add_validation_errors,
     checkbox,
     code_list,
+    event_date,
     form_values,
     long_text,
     text,
@@ -95,7 +95,7 @@ def case_input(values: dict[str, Any]) -> CaseCreate:
     """Validate the case form with the API's schema; errors land on their fields."""
     data: dict[str, Any] = {}
     for name in _CASE_LINES:
-        value = text(values, name)
+        value = event_date(values, name) if name in ("occurred_from", "occurred_to") else text(values, name)
         if value is not None:
             data[name] = value
     data |= {
@@ -684,7 +684,7 @@ def new_testimony_form(
     defaults = {
         "language": row.language or "be",
         "reliability": "unknown",
-        "taken_at": latest_possible_today().isoformat(),
+        "taken_at": today().isoformat(),
     }
     return _testimony_page(
         request,

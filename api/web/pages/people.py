@@ -14,14 +14,13 @@ from sqlmodel import Session
 
 from api.auth.permissions import Permission
 from api.auth.security import Actor
-from api.cases.dates import latest_possible_today
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.people import service as people_service
 from api.problems import PreconditionFailed, ValidationProblem
 from api.web import service as web_service
 from api.web.collation import sort_key
-from api.web.common import form_uuid, notice
+from api.web.common import form_uuid, notice, today
 from api.web.forms import (
     FormInvalid,
     FormState,
@@ -358,7 +357,7 @@ def new_consent_form(
 ) -> Response:
     """Record a consent to be named to one audience."""
     person = people_service.get_person_or_raise(session=session, actor=actor, person_id=person_id)
-    defaults = {"granted_at": latest_possible_today().isoformat(), "method": "written", "language": "be"}
+    defaults = {"granted_at": today().isoformat(), "method": "written", "language": "be"}
     return render(request, "people/consent_form.html", {"person": person, "form": FormState(values=defaults)})
 
 
@@ -398,7 +397,7 @@ def withdraw_consent_form(
     consent = people_service.get_consent_or_raise(
         session=session, actor=actor, person_id=person_id, consent_id=consent_id
     )
-    state = FormState(values={"withdrawn_at": latest_possible_today().isoformat()})
+    state = FormState(values={"withdrawn_at": today().isoformat()})
     return render(request, "people/withdraw_form.html", {"person": person, "consent": consent, "form": state})
 
 
