@@ -160,7 +160,37 @@ def history_value(value: Any) -> str:
     return str(value)
 
 
+# Fields whose stored values are vocabulary identifiers: the history shows their labels.
+_VOCABULARY_FIELDS = {
+    "status": "status",
+    "confidentiality": "confidentiality",
+    "date_precision": "date_precision",
+    "role": "involvement_role",
+    "victim_status": "victim_status",
+    "reliability": "reliability",
+    "risk_status": "risk_status",
+    "counting_unit": "counting_unit",
+    "audience": "audience",
+    "method": "consent_method",
+    "kind": "organisation_kind",
+}
+
+
+def change_value(field: str, value: Any) -> str:
+    """A value in the history of changes, in words where it is a vocabulary value, a country or a language."""
+    if value in (None, "", []):
+        return "—"
+    if field in _VOCABULARY_FIELDS and isinstance(value, str):
+        return label(_VOCABULARY_FIELDS[field], value)
+    if field == "country" and isinstance(value, str):
+        return country_name(value)
+    if field == "language" and isinstance(value, str):
+        return language_name(value)
+    return history_value(value)
+
+
 env.globals.update(
+    change_value=change_value,
     label=label,
     options=options,
     field_label=field_label,

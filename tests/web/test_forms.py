@@ -147,6 +147,18 @@ class TestCaseForm:
         assert case["reference"] not in doc.get("/cases").text
 
 
+class TestHistory:
+    def test_the_history_says_who_changed_what_in_words(self, doc: TestClient, documenter: Account) -> None:
+        created = post_form(doc, "/cases/new", CASE_FORM)
+        case_url = created.headers["location"].split("?")[0]
+        edited = post_form(doc, f"{case_url}/edit", {**CASE_FORM, "status": "submitted", "version": "1"})
+        assert edited.status_code == 303
+        html = doc.get(f"{case_url}/history").text
+        changed = html.split("<tbody>")[1]  # newest first
+        assert "Status" in changed and "In preparation" in changed and "Submitted" in changed
+        assert "documenter" in html and "Belarus" in html
+
+
 class TestPeopleInTheCase:
     def test_a_new_person_is_recorded_and_added_in_one_form(
         self, doc: TestClient, documenter: Account
