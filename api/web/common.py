@@ -24,6 +24,7 @@ NOTICES = {
     "consent_withdrawn": N_("The withdrawal of consent was recorded."),
     "organisation_recorded": N_("The organisation was recorded."),
     "user_created": N_("The account was created."),
+    "user_assigned": N_("The account now works on this case: it can see and change it."),
     "user_updated": N_("The account was changed."),
     "signed_out": N_("You have signed out."),
 }

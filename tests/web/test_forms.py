@@ -370,6 +370,39 @@ class TestDrafts:
         assert "Throw me away" not in doc.get("/").text
 
 
+class TestAssignment:
+    def test_a_coordinator_lets_a_second_documenter_work_on_a_case(
+        self,
+        browser_factory: Callable[[], TestClient],
+        documenter: Account,
+        documenter2: Account,
+        coordinator: Account,
+    ) -> None:
+        owner = sign_in(browser_factory(), documenter)
+        case = create_case(owner, documenter)
+        helper = sign_in(browser_factory(), documenter2)
+        assert helper.get(f"/cases/{case['id']}").status_code == 404
+        boss = sign_in(browser_factory(), coordinator)
+        data = {"user_id": str(documenter2.user_id)}
+        response = post_form(boss, f"/cases/{case['id']}/assign", data, form_url=f"/cases/{case['id']}")
+        assert response.status_code == 303
+        assert helper.get(f"/cases/{case['id']}/edit").status_code == 200
+        again = post_form(boss, f"/cases/{case['id']}/assign", data, form_url=f"/cases/{case['id']}")
+        assert again.status_code == 422 and "already works on this case" in again.text
+
+    def test_documenters_cannot_assign(
+        self, doc: TestClient, documenter: Account, documenter2: Account
+    ) -> None:
+        case = create_case(doc, documenter)
+        page = doc.get(f"/cases/{case['id']}").text
+        assert 'action="/cases/' + case["id"] + '/assign"' not in page
+        response = doc.post(
+            f"/cases/{case['id']}/assign",
+            data={"user_id": str(documenter2.user_id), "csrf_token": csrf_of(page)},
+        )
+        assert response.status_code == 403
+
+
 class TestAdministration:
     def test_an_admin_creates_an_account_and_sees_its_password_once(
         self, browser: TestClient, admin: Account

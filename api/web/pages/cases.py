@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
@@ -21,7 +22,7 @@ from api.deps import ContextDep, SessionDep
 from api.history import service as history_service
 from api.involvements import service as involvements_service
 from api.people import service as people_service
-from api.problems import PreconditionFailed, ValidationProblem
+from api.problems import Conflict, PreconditionFailed, ValidationProblem
 from api.testimonies import service as testimonies_service
 from api.web import service as web_service
 from api.web.collation import sort_key
@@ -46,7 +47,7 @@ from api.web.session import SessionForm, WebRequire
 from api.web.templating import render, typed_date
 from schemas.base import Schema, Tag
 from schemas.case import CaseCreate, CaseRead, CaseUpdate, CategoryCode, Country, Retraction
-from schemas.enums import CaseStatus, DatePrecision, InvolvementRole
+from schemas.enums import CaseStatus, DatePrecision, InvolvementRole, Role
 from schemas.involvement import InvolvementCreate
 from schemas.person import PersonCreate
 from schemas.testimony import TestimonyCreate
@@ -57,6 +58,7 @@ Reader = Annotated[Actor, Depends(WebRequire(Permission.CASE_READ))]
 Creator = Annotated[Actor, Depends(WebRequire(Permission.CASE_CREATE))]
 Editor = Annotated[Actor, Depends(WebRequire(Permission.CASE_READ, Permission.CASE_UPDATE))]
 Retractor = Annotated[Actor, Depends(WebRequire(Permission.CASE_READ, Permission.CASE_RETRACT))]
+Assigner = Annotated[Actor, Depends(WebRequire(Permission.CASE_READ, Permission.CASE_ASSIGN))]
 HistoryReader = Annotated[Actor, Depends(WebRequire(Permission.CASE_READ, Permission.HISTORY_READ))]
 InvolvementWriter = Annotated[Actor, Depends(WebRequire(Permission.INVOLVEMENT_WRITE))]
 TestimonyWriter = Annotated[Actor, Depends(WebRequire(Permission.TESTIMONY_WRITE))]
@@ -85,6 +87,8 @@ _STALE = N_(
     "page for their change. Sending this form again saves your version over theirs."
 )
 _CHOOSE_SOURCE = N_("Choose the person who gave the testimony, or give a pseudonym for a new person.")
+_CHOOSE_USER = N_("Choose an active account that is not a researcher's.")
+_ALREADY_ASSIGNED = N_("This account already works on this case.")
 _CHOOSE_ACTOR = N_("Choose a person or an organisation, or give a pseudonym for a new person.")
 
 
@@ -325,11 +329,28 @@ def case_page(case_id: uuid.UUID, request: Request, session: SessionDep, actor: 
     return render(
         request,
         "cases/page.html",
-        _case_context(session, actor, case_id)
-        | {
-            "notice": notice(request.query_params.get("notice")),
-        },
+        _case_context(session, actor, case_id) | {"notice": notice(request.query_params.get("notice"))},
     )
+
+
+@router.post("/cases/{case_id}/assign")
+def assign_user(
+    case_id: uuid.UUID, request: Request, form: SessionForm, session: SessionDep, actor: Assigner
+) -> Response:
+    """Give a documenter access to the case (coordinators and admins)."""
+    try:
+        cases_service.assign_user(
+            session=session,
+            actor=actor,
+            case_id=case_id,
+            user_id=form_uuid(form.get("user_id")) or uuid.UUID(int=0),
+        )
+    except (ValidationProblem, Conflict) as problem:
+        session.rollback()
+        message = _ALREADY_ASSIGNED if isinstance(problem, Conflict) else _CHOOSE_USER
+        context = _case_context(session, actor, case_id) | {"assign_error": message}
+        return render(request, "cases/page.html", context, status_code=422)
+    return redirect(f"/cases/{case_id}?notice=user_assigned")
 
 
 @router.get("/cases/{case_id}/print")
@@ -351,7 +372,19 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[st
         session=session, user_ids={case.created_by, case.updated_by} | {t.taken_by for t in testimonies}
     )
     editable = case.retracted is None and cases_service.may_edit(session=session, actor=actor, case=row)
+    assignable: list[tuple[str, str]] = []
+    if case.retracted is None and actor.can(Permission.CASE_ASSIGN):
+        assignable = sorted(
+            (
+                (str(u.id), u.username)
+                for u in auth_service.list_users(session=session)
+                if not u.disabled and u.role != Role.RESEARCHER.value and u.id != case.created_by
+            ),
+            key=lambda pair: sort_key(pair[1]),
+        )
     return {
+        "assignable": assignable,
+        "assign_error": None,
         "case": case,
         "involvements": sorted(
             involvements,
