@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv
+.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv messages
 
 venv: $(STAMP)
 
@@ -49,6 +49,12 @@ pytest-postgres: $(STAMP)
 # A much larger fuzzing budget than CI: every phase, 200 examples per operation and role, random seeds.
 fuzz: $(STAMP)
 	PRECEDENT_FUZZ_DEEP=1 PRECEDENT_FUZZ_EXAMPLES=200 PRECEDENT_FUZZ_RANDOM=1 $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
+
+# Extract the web interface's strings and merge them into the be/ru/en catalogs (then translate the new ones).
+messages: $(STAMP)
+	mkdir -p var
+	$(BIN)/pybabel extract -F api/web/babel.cfg --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d api/web/locale -D messages --no-fuzzy-matching --ignore-obsolete -w 110
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

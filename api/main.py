@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import migrate
@@ -28,6 +29,9 @@ from api.taxonomy.routes import router as taxonomy_router
 from api.taxonomy.routes import vocabularies_router
 from api.testimonies.routes import router as testimonies_router
 from api.users.routes import router as users_router
+from api.web import STATIC_DIR
+from api.web.docs import docs_router
+from api.web.routes import router as web_router
 
 API_PREFIX = "/api/v1"
 access_log = logging.getLogger("precedent.access")
@@ -153,9 +157,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         summary="Documentation database for labour-rights violations, with verifiable evidence custody.",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # /docs is served by api.web.docs with local files (FastAPI's default page loads them from a CDN).
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_parameters={"persistAuthorization": False},
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
@@ -177,6 +181,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         api.include_router(router)
     app.include_router(api)
     app.include_router(_health_router(lambda: app.state.ctx))
+    app.include_router(docs_router(f"{API_PREFIX}/openapi.json"))
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
     async def _headers_and_access_log(

@@ -27,6 +27,10 @@ from schemas.enums import Role
 # A token's last use is written at most this often, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=10)
 MAX_BACKOFF_SECONDS = 15 * 60
+# Token kinds a bearer header may carry; "web" tokens live only in the browser's session cookie, so a cookie
+# never authenticates an API call and a bearer token never opens a page.
+BEARER_KINDS = frozenset({"session", "api"})
+WEB_KINDS = frozenset({"web"})
 
 
 def normalise_username(username: str) -> str:
@@ -37,8 +41,8 @@ def _token_hash(ctx: AppContext, token: str) -> str:
     return keyed_hash(ctx.secret, "token", token)
 
 
-def actor_for_token(*, ctx: AppContext, token: str) -> Actor | None:
-    """Return the actor a token belongs to, or None if it is unknown, expired, revoked or its user disabled."""
+def actor_for_token(*, ctx: AppContext, token: str, kinds: frozenset[str] = BEARER_KINDS) -> Actor | None:
+    """Return the actor a token of one of `kinds` belongs to, or None if unknown, expired, revoked or disabled."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = utcnow()
@@ -51,7 +55,7 @@ def actor_for_token(*, ctx: AppContext, token: str) -> Actor | None:
     if row is None:
         return None
     tok, user = row
-    if tok.revoked_at is not None or tok.expires_at <= now or user.disabled:
+    if tok.kind not in kinds or tok.revoked_at is not None or tok.expires_at <= now or user.disabled:
         return None
     if tok.last_used_at is None or now - tok.last_used_at > LAST_USED_RESOLUTION:
         with ctx.db.write_session() as session:
@@ -84,9 +88,9 @@ def _retry_after(
 
 
 def log_in(
-    *, ctx: AppContext, session: Session, username: str, password: str, client: str
+    *, ctx: AppContext, session: Session, username: str, password: str, client: str, kind: str = "session"
 ) -> tuple[str, ApiToken]:
-    """Check the credentials and issue a session token; throttle repeated failures."""
+    """Check the credentials and issue a token of `kind` ("session" or "web"); throttle repeated failures."""
     settings = ctx.settings
     username = normalise_username(username)
     account_key = keyed_hash(ctx.secret, "login-account", username)
@@ -121,7 +125,7 @@ def log_in(
         session.commit()
         raise AuthenticationRequired("Wrong username or password, or the account is disabled.")
     token, row = _issue_token(
-        ctx=ctx, session=session, user=user, kind="session", ttl=timedelta(minutes=settings.token_ttl_minutes)
+        ctx=ctx, session=session, user=user, kind=kind, ttl=timedelta(minutes=settings.token_ttl_minutes)
     )
     audit_service.record(session=session, actor_id=user.id, action="login.succeeded")
     session.commit()

@@ -9,6 +9,7 @@ from api.models.revision import Revision
 from api.models.taxonomy import TaxonomyClosure, TaxonomyNode, TaxonomyVersion, VocabularyTerm
 from api.models.testimony import Testimony
 from api.models.user import ApiToken, LoginAttempt, User
+from api.models.web import Draft
 
 __all__ = [
     "ApiToken",
@@ -18,6 +19,7 @@ __all__ = [
     "CaseCategory",
     "CaseTag",
     "Consent",
+    "Draft",
     "ExportRecord",
     "Involvement",
     "LoginAttempt",

@@ -140,10 +140,12 @@ def _identity_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
 # ---- people -----------------------------------------------------------------------------------------------
 
 
-def person_to_read(*, session: Session, actor: Actor, sealer: Sealer, person: Person) -> PersonRead:
-    """Wire form of a person; the identity only for callers holding person:read_identity."""
+def person_to_read(
+    *, session: Session, actor: Actor, sealer: Sealer, person: Person, with_identity: bool = True
+) -> PersonRead:
+    """Wire form of a person; the identity only for callers holding person:read_identity who want it."""
     identity = None
-    if actor.can(Permission.PERSON_READ_IDENTITY):
+    if with_identity and actor.can(Permission.PERSON_READ_IDENTITY):
         opened = read_identity(session=session, sealer=sealer, person_id=person.id)
         identity = Identity.model_validate(opened) if opened is not None else None
     return PersonRead(
@@ -293,8 +295,9 @@ def list_people(
     limit: int,
     secret: bytes,
     q: str | None,
+    with_identity: bool = True,
 ) -> Page[PersonRead]:
-    """Return one page of visible, unretracted people by pseudonym."""
+    """Return one page of visible, unretracted people by pseudonym (identities opened only if wanted)."""
     conditions = [person_visible_clause(actor), Person.retracted_at.is_(None)]  # type: ignore[union-attr]
     if q:
         conditions.append(Person.pseudonym_fold.contains(fold(q), autoescape=True))  # type: ignore[attr-defined]
@@ -308,7 +311,10 @@ def list_people(
         limit=limit,
         secret=secret,
     )
-    items = [person_to_read(session=session, actor=actor, sealer=sealer, person=p) for p in page.rows]
+    items = [
+        person_to_read(session=session, actor=actor, sealer=sealer, person=p, with_identity=with_identity)
+        for p in page.rows
+    ]
     shown = [i.id for i in items if i.identity is not None]
     if shown:
         audit_identity_read(session=session, actor=actor, person_ids=shown)

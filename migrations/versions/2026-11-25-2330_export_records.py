@@ -1,7 +1,7 @@
 """Export records: who exported what, for whom, with the file's SHA-256 and what was withheld
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-25 23:30:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from migrations.helpers import drop_append_only, make_append_only
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,287 @@
+"""End to end in a real browser: Debian's headless Chromium, driven by Selenium, against a real uvicorn
+server started on a free port. Screenshots go to test-artifacts/browser/ (look at them).
+
+1. A documenter with JavaScript switched off (Tor Browser's safest level) signs in, switches to Belarusian,
+   records a case with a testimony, corrects a mistake the server pointed out, and finds the case in the list.
+2. With JavaScript on, a researcher finds a case through the list filters, reads it without any identity,
+   opens the printable sheet, and the API explorer at /docs runs offline without breaking its CSP.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, TEST_SECRET, Account
+from tests.web.world import CANARY
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+# Without the background-networking switches Chromium calls home constantly, which this closed network refuses.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1100",
+)
+
+if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    if os.environ.get("CI"):
+        raise RuntimeError("browser tests need Debian's chromium and chromium-driver: .ci/run installs them")
+    pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(database_url: str, data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A real server process (uvicorn) on this test's database, on a free local port."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PRECEDENT_DATABASE_URL": database_url,
+        "PRECEDENT_DATA_DIR": str(data_dir),
+        "PRECEDENT_SECRET_KEY": TEST_SECRET,
+        "PRECEDENT_MODE": "dev",
+    }
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app_factory",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start: " + (tmp_path / "server.log").read_text())
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()
+
+
+def _browser(tmp_path: Path, *, javascript: bool) -> WebDriver:
+    options = Options()
+    options.binary_location = CHROMIUM
+    profile = tmp_path / f"chromium-{'js' if javascript else 'nojs'}"
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--lang=en-US"):
+        options.add_argument(flag)
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    folder = ARTIFACTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _shot(driver: WebDriver, folder: Path, name: str) -> None:
+    # Full-page screenshots: resize the window to the page's height first (works without page JavaScript).
+    height = driver.find_element(By.TAG_NAME, "body").size["height"] + 40
+    driver.set_window_size(1280, max(800, min(height, 4000)))
+    driver.save_screenshot(str(folder / f"{name}.png"))
+    driver.set_window_size(1280, 1100)
+
+
+def _fill(driver: WebDriver, name: str, value: str) -> None:
+    field = driver.find_element(By.NAME, name)
+    field.clear()
+    field.send_keys(value)
+
+
+def _click(driver: WebDriver, text: str) -> None:
+    """Click a link or button by its text and wait for the next page (every click here navigates)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.XPATH, f"//*[self::a or self::button][normalize-space()='{text}']").click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
+
+
+def test_documenter_records_a_case_in_belarusian_with_javascript_off(
+    live_server: str, documenter: Account, tmp_path: Path, shots: Path
+) -> None:
+    driver = _browser(tmp_path, javascript=False)
+    try:
+        driver.get(f"{live_server}/docs")
+        assert (
+            "This page needs JavaScript" in driver.find_element(By.TAG_NAME, "body").text
+        )  # JavaScript is off
+
+        driver.get(f"{live_server}/login")
+        _shot(driver, shots, "01-sign-in-en")
+        _click(driver, "Беларуская")
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "be"
+        _fill(driver, "username", documenter.username)
+        _fill(driver, "password", PASSWORD)
+        _shot(driver, shots, "02-sign-in-be")
+        _click(driver, "Увайсці")
+        assert "Галоўная" in driver.title
+        _shot(driver, shots, "03-dashboard")
+
+        _click(driver, "Запісаць новую справу")
+        title = "Звальненне сябра незалежнага прафсаюза на «Беларуськаліі»"
+        _fill(driver, "title", title)
+        _fill(driver, "summary", "Рабочага звольнілі пасля ўдзелу ў сходзе прафсаюза.")
+        _fill(driver, "narrative", "Пасля сходу 19 красавіка яго выклікалі ў аддзел кадраў.")
+        _fill(driver, "occurred_from", "31.04.2022")  # April has 30 days: the server says so
+        _fill(driver, "region", "Мінская вобласць")
+        Select(driver.find_element(By.NAME, "language")).select_by_value("be")
+        _click(driver, "Запісаць справу")
+        error = driver.find_element(By.ID, "e-occurred_from").text
+        assert "Упішыце сапраўдную дату" in error
+        assert driver.find_element(By.NAME, "region").get_attribute("value") == "Мінская вобласць"
+        _shot(driver, shots, "04-case-form-error")
+        _fill(driver, "occurred_from", "19.04.2022")
+        _click(driver, "Запісаць справу")
+        assert "Справа запісаная." in driver.find_element(By.CSS_SELECTOR, ".notice").text
+        assert "19 красавіка 2022" in driver.page_source
+        _shot(driver, shots, "05-case-recorded")
+
+        _click(driver, "Дадаць сведчанне")
+        _fill(driver, "new_pseudonym", "Сведка К-7")
+        _fill(driver, "new_full_name", CANARY)
+        _fill(driver, "text", "Мяне выклікалі ў аддзел кадраў і сказалі, што за ўдзел у сходзе я звольнены.")
+        _shot(driver, shots, "06-testimony-form")
+        _click(driver, "Запісаць сведчанне")
+        page = driver.find_element(By.TAG_NAME, "main").text
+        assert "Сведчанне запісанае." in page and "Сведчанне: Сведка К-7" in page
+        assert CANARY not in driver.page_source
+        _shot(driver, shots, "07-case-with-testimony")
+
+        _click(driver, "Справы")
+        Select(driver.find_element(By.NAME, "country")).select_by_value("BY")
+        _click(driver, "Паказаць")
+        driver.find_element(By.LINK_TEXT, title)
+        assert "Знойдзена 1 справа." in driver.page_source
+        _shot(driver, shots, "08-case-list")
+    finally:
+        driver.quit()
+
+
+def test_researcher_finds_and_reads_a_case_and_the_docs_work_offline(
+    live_server: str, documenter: Account, researcher: Account, tmp_path: Path, shots: Path
+) -> None:
+    api = httpx.Client(base_url=f"{live_server}/api/v1", headers=documenter.headers)
+    case = api.post(
+        "/cases",
+        json={
+            "title": "Arrest of the union chair at Grodno Azot",
+            "country": "BY",
+            "occurred_from": "2022-04",
+            "status": "submitted",
+            "summary": "Detained after a union meeting.",
+            "tags": ["arrest"],
+        },
+    ).json()
+    api.post("/cases", json={"title": "Unrelated dismissal", "country": "PL", "occurred_from": "2021"})
+    person = api.post("/people", json={"pseudonym": "Witness K-7", "identity": {"full_name": CANARY}}).json()
+    api.post(
+        f"/cases/{case['id']}/involvements",
+        json={"person_id": person["id"], "role": "victim", "victim_status": "detained"},
+    )
+    api.post(
+        f"/cases/{case['id']}/testimonies",
+        json={
+            "source_person_id": person["id"],
+            "language": "ru",
+            "text": "Его задержали после собрания.",
+            "taken_at": "2026-01-10",
+        },
+    )
+    driver = _browser(tmp_path, javascript=True)
+    try:
+        driver.get(f"{live_server}/cases")
+        _fill(driver, "username", researcher.username)
+        _fill(driver, "password", PASSWORD)
+        _click(driver, "Sign in")
+        assert driver.current_url.endswith("/cases")  # back where the researcher was going
+        Select(driver.find_element(By.NAME, "status")).select_by_value("submitted")
+        Select(driver.find_element(By.NAME, "country")).select_by_value("BY")
+        _click(driver, "Show")
+        assert "1 case found." in driver.page_source and "Unrelated dismissal" not in driver.page_source
+        _shot(driver, shots, "01-researcher-filters")
+        _click(driver, case["title"])
+        assert "Witness K-7" in driver.page_source and "Его задержали" in driver.page_source
+        assert CANARY not in driver.page_source
+        assert not driver.find_elements(By.LINK_TEXT, "Change")
+        _shot(driver, shots, "02-researcher-case-page")
+        _click(driver, "Printable sheet")
+        assert CANARY not in driver.page_source
+        _shot(driver, shots, "03-printable-sheet")
+
+        driver.get_log("browser")  # forget what came before
+        driver.get(f"{live_server}/docs")
+        WebDriverWait(driver, 20).until(
+            expected_conditions.presence_of_element_located(
+                (By.CSS_SELECTOR, ".swagger-ui .information-container")
+            )
+        )
+        WebDriverWait(driver, 10).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".opblock-tag"))
+        )
+        assert "Precedent" in driver.find_element(By.CSS_SELECTOR, ".swagger-ui .title").text
+        violations = [
+            e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]
+        ]
+        assert violations == []
+        _shot(driver, shots, "04-api-docs-offline")
+    finally:
+        driver.quit()
+        api.close()
