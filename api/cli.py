@@ -56,7 +56,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("revision")
-def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")]) -> None:
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the change does.")],
+) -> None:
     """(Developers) write a migration for the model changes, against a database at head."""
     from api import migrate
 

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import migrate
@@ -18,6 +19,8 @@ from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
 from api.config import Settings, get_settings
 from api.context import AppContext
+from api.custody.routes import router as custody_router
+from api.evidence.routes import router as evidence_router
 from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
@@ -117,6 +120,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         own = app.state.ctx is None
         if own:
             app.state.ctx = AppContext.build(settings)
+        # Uploads cut short by a killed process leave temporary files; no live upload is touched (flock).
+        await run_in_threadpool(app.state.ctx.remove_abandoned_uploads)
         try:
             yield
         finally:
@@ -146,6 +151,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         testimonies_router,
         people_router,
         organisations_router,
+        evidence_router,
+        custody_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -2,6 +2,8 @@
 
 from api.models.audit import AuditEvent
 from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter
+from api.models.custody import CustodyEvent, CustodyTreeHead
+from api.models.evidence import EvidenceBlob, EvidenceItem
 from api.models.involvement import Involvement
 from api.models.person import Consent, Organisation, Person, PersonIdentity
 from api.models.revision import Revision
@@ -17,6 +19,10 @@ __all__ = [
     "CaseCategory",
     "CaseTag",
     "Consent",
+    "CustodyEvent",
+    "CustodyTreeHead",
+    "EvidenceBlob",
+    "EvidenceItem",
     "Involvement",
     "LoginAttempt",
     "Organisation",

@@ -7,11 +7,11 @@ from sqlmodel import Session
 from schemas.case import CategoryNotice
 
 
-def resolve_case_codes(*, session: Session, codes: list[str]) -> tuple[list[str], list[CategoryNotice]]:
+def resolve_case_codes(*, session: Session, codes: list[str]) -> tuple[list[str], list[CategoryNotice]]:  # noqa: ARG001 (interim)
     """Return the codes to file a case under, and notices on any code that was mapped."""
     return list(codes), []
 
 
-def subtree_codes(*, session: Session, code: str) -> list[str]:
+def subtree_codes(*, session: Session, code: str) -> list[str]:  # noqa: ARG001 (interim)
     """Return `code` and every code below it."""
     return [code]
