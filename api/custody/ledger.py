@@ -38,15 +38,20 @@ class LedgerTree:
                 .where(col(CustodyEvent.leaf_index) >= start)
                 .order_by(col(CustodyEvent.leaf_index))
             )
+            fresh: list[bytes] = []
             with db.engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=_FETCH_BATCH).execute(query)
                 for index, leaf_hash in result:
-                    if index != self._tree.size:
+                    if index != start + len(fresh):
                         raise IntegrityFailure(
-                            f"The custody ledger has a gap: record {self._tree.size} is missing "
+                            f"The custody ledger has a gap: record {start + len(fresh)} is missing "
                             f"(the next one stored is {index})."
                         )
-                    self._tree.append(bytes(leaf_hash))
+                    fresh.append(bytes(leaf_hash))
+            if start == 0:
+                self._tree = MerkleTree.from_leaf_hashes(fresh)  # a fresh process: one pass, level by level
+            else:
+                self._tree.extend(fresh)
             return self._tree.size
 
     @property

@@ -309,7 +309,7 @@ def record_upload(
             form=EvidenceForm.FILE.value,
             kind=(meta.kind or _kind_for(blob.media_type)).value,
             description=meta.description,
-            captured_at=meta.captured_at,
+            captured_at=meta.captured_at.astimezone(UTC) if meta.captured_at else None,
             captured_by=meta.captured_by,
             source=meta.source,
             original_filename=filename,
