@@ -201,12 +201,16 @@ def verify(
     """Rehash every stored file and check the whole custody ledger and its signed heads; exit 1 on any failure."""
     import json
 
+    import sqlalchemy as sa
+
     from api.custody import check
 
     ctx = _context()
     try:
         with _progress_bar() as progress:
             report = check.verify_everything(ctx=ctx, progress=progress)
+    except sa.exc.DBAPIError as exc:
+        _fail(f"database unreachable or not migrated ({type(exc.orig).__name__}): run `precedent db upgrade`", 2)
     finally:
         ctx.close()
     if as_json:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
-from tests.factories import API, add_testimony, create_case, create_person, involve, ok
+from tests.factories import API, add_testimony, create_case, create_person, involve, make_jpeg, ok, upload
 
 CANARY = "Канарэйка Сцяпанаўна Тэставая"
 _n = itertools.count()
@@ -33,6 +33,7 @@ class World:
     organisation: str
     target_user: str
     documenter2: str
+    evidence: str
 
 
 def build_world(
@@ -58,6 +59,7 @@ def build_world(
         ),
         201,
     )
+    evidence = upload(client, documenter, case["id"], make_jpeg(), filename="photo.jpg")
     target = ""
     if with_user:  # Argon2 makes accounts slow to create: only for the user routes
         body = {"username": f"target{next(_n)}", "role": "researcher"}
@@ -71,6 +73,7 @@ def build_world(
         org["id"],
         target,
         str(documenter2.user_id),
+        evidence["id"],
     )
 
 
@@ -87,6 +90,7 @@ PERSON_READ = (OK, OK, OK, 404, OK)
 CONSENT_READ = (OK, OK, OK, 404, 403)
 ASSIGN = (OK, OK, 403, 403, 403)
 CREATE = (OK, OK, OK, OK, 403)
+EVIDENCE_HANDLING = (OK, OK, OK, 404, 403)  # download, verify: documenters of the case, never researchers
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Rule:
     expected: tuple[Any, ...]
     body: Body | None = None
     mutates: bool = False
+    # Request keyword arguments other than a JSON body: files, raw content, query parameters.
+    send: Callable[[World], dict[str, Any]] | None = None
 
 
 def _retract(_: World) -> dict[str, str]:
@@ -159,6 +165,38 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/organisations/{organisation_id}"): Rule(EVERYONE),
     ("PATCH", "/organisations/{organisation_id}"): Rule(CREATE, lambda w: {"sector": "chemicals"}, True),
     ("GET", "/organisations/{organisation_id}/history"): Rule(EVERYONE),
+    ("POST", "/cases/{case_id}/evidence"): Rule(
+        GUARDED_WRITE, mutates=True, send=lambda w: {"files": {"file": ("note.txt", b"a note")}}
+    ),
+    ("PUT", "/cases/{case_id}/evidence"): Rule(
+        GUARDED_WRITE, mutates=True, send=lambda w: {"content": b"raw"}
+    ),
+    ("POST", "/cases/{case_id}/evidence/sighted"): Rule(
+        GUARDED_WRITE,
+        lambda w: {
+            "description": "Order",
+            "sighted_by": "K-7",
+            "sighted_on": "2023-01-02",
+            "content": "Text",
+        },
+        True,
+    ),
+    ("GET", "/cases/{case_id}/evidence"): Rule(CASE_READ),
+    ("GET", "/evidence/{evidence_id}"): Rule(CASE_READ),
+    ("GET", "/evidence/{evidence_id}/content"): Rule(EVIDENCE_HANDLING),
+    ("POST", "/evidence/{evidence_id}/verify"): Rule(EVIDENCE_HANDLING),
+    ("GET", "/evidence/{evidence_id}/custody"): Rule(CASE_READ),
+    ("POST", "/evidence/{evidence_id}/derivatives"): Rule(
+        GUARDED_WRITE, lambda w: {"method": "strip_metadata"}, True
+    ),
+    ("GET", "/custody/key"): Rule(EVERYONE),
+    ("GET", "/custody/tree-head"): Rule(EVERYONE),
+    ("GET", "/custody/proof/inclusion"): Rule(
+        EVERYONE, send=lambda w: {"params": {"leaf_index": 0, "tree_size": 1}}
+    ),
+    ("GET", "/custody/proof/consistency"): Rule(
+        EVERYONE, send=lambda w: {"params": {"first": 1, "second": 1}}
+    ),
 }
 # Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
 UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
@@ -185,6 +223,7 @@ def fill(path: str, w: World) -> str:
         consent_id=w.consent,
         organisation_id=w.organisation,
         user_id=w.target_user,
+        evidence_id=w.evidence,
     )
 
 
@@ -228,7 +267,8 @@ def test_route_admits_exactly_the_roles_it_should(
         if method == "PATCH" or path.endswith("/retract"):
             headers["If-Match"] = '"v1"'
         body = rule.body(world) if rule.body else None
-        response = client.request(method, fill(path, world), json=body, headers=headers)
+        extra = rule.send(world) if rule.send else {"json": body}
+        response = client.request(method, fill(path, world), headers=headers, **extra)
         if expected == OK:
             assert 200 <= response.status_code < 300, (
                 role,
