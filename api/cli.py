@@ -210,7 +210,9 @@ def verify(
         with _progress_bar() as progress:
             report = check.verify_everything(ctx=ctx, progress=progress)
     except sa.exc.DBAPIError as exc:
-        _fail(f"database unreachable or not migrated ({type(exc.orig).__name__}): run `precedent db upgrade`", 2)
+        _fail(
+            f"database unreachable or not migrated ({type(exc.orig).__name__}): run `precedent db upgrade`", 2
+        )
     finally:
         ctx.close()
     if as_json:
