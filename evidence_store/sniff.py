@@ -107,16 +107,12 @@ def _zip_type(head: bytes) -> str:
     extra_length = int.from_bytes(head[28:30], "little")
     name = head[30 : 30 + name_length]
     if name == b"mimetype":
-        # ODF stores its media type uncompressed as the first entry (ODF 1.2 part 3, §3.3).
+        # ODF stores its media type uncompressed as the first entry (ODF 1.2 part 3, §3.3); the local
+        # header's compressed size (offset 18) says where it ends.
         start = 30 + name_length + extra_length
-        content = head[start : start + 80]
-        if content.startswith(_ODF_PREFIX):
-            end = len(content)
-            for i, byte in enumerate(content):
-                if not (0x21 <= byte <= 0x7E):
-                    end = i
-                    break
-            return content[:end].decode("ascii")
+        content = head[start : start + min(int.from_bytes(head[18:22], "little"), 100)]
+        if content.startswith(_ODF_PREFIX) and all(0x21 <= byte <= 0x7E for byte in content):
+            return content.decode("ascii")
     if name == b"[Content_Types].xml" or b"[Content_Types].xml" in head:
         for marker, media_type in _OOXML_PARTS:
             if marker in head:
