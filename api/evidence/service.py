@@ -149,14 +149,22 @@ def evidence_to_read(
         derived_from_id=item.derived_from_id,
         derivation=Derivation(item.derivation) if item.derivation else None,
         sighted=sighted,
-        integrity=(
-            IntegrityRead(status=IntegrityStatus(blob.integrity), checked_at=blob.checked_at)
-            if blob
-            else None
-        ),
+        integrity=_integrity(item, blob),
         created_by=item.created_by,
         created_at=item.created_at,
     )
+
+
+def _integrity(item: EvidenceItem, blob: EvidenceBlob | None) -> IntegrityRead | None:
+    """Return the blob's last rehash as seen from this item.
+
+    A rehash from before the item existed is left out: it would tell the uploader that the same bytes were
+    already held (perhaps in a case they cannot see), and confirming that a document is held is a leak.
+    """
+    if blob is None:
+        return None
+    checked_at = blob.checked_at if blob.checked_at and blob.checked_at >= item.created_at else None
+    return IntegrityRead(status=IntegrityStatus(blob.integrity), checked_at=checked_at)
 
 
 def _blob_context(sha256: str) -> str:

@@ -124,6 +124,7 @@ def test_identical_bytes_are_stored_once_and_linked_twice(
     other = create_case(client, documenter, title="Dismissal at Naftan")
     data = os.urandom(200_000)
     first = upload(client, documenter, case["id"], data, description="first")
+    ok(client.post(f"{API}/evidence/{first['id']}/verify", headers=documenter.headers))
     second = put_raw(client, documenter, other["id"], data)
     assert first["id"] != second["id"]
     assert first["digest"] == second["digest"]
