@@ -299,7 +299,6 @@ def main() -> None:
                         "PUT",
                         target,
                     ],
-                    size,
                     expected,
                 )
             )

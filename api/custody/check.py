@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 
 #: Ledger rows fetched per round trip.
 LEDGER_BATCH = 20_000
-# One decoder for every record: json.loads() checks its arguments and the encoding on every call.
+# One decoder and one encoder for every record: json.loads()/dumps() with options build new ones per call.
 _DECODER = json.JSONDecoder()
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _LEAF_PREFIX = b"\x00"
 
 #: Progress callback: (phase, done, total), called often; ``done`` counts bytes for blobs, records for the ledger.
@@ -322,11 +323,6 @@ def _leaf_matches_columns(
 ) -> bool:
     """Check that the hashed record says what the row's columns say; report each field that differs."""
     recorded_at, actor_id, action, evidence_id, object_digest, details = rest
-    try:
-        record = _DECODER.decode(leaf.decode("utf-8"))
-    except ValueError:
-        report.fail(f"leaf {index}", "the hashed record is not JSON")
-        return False
     expected = {
         "v": custody_service.LEAF_VERSION,
         "seq": index,
@@ -337,6 +333,16 @@ def _leaf_matches_columns(
         "object": object_digest,
         "details": columns.details(details),
     }
+    # Fast path: the columns, encoded canonically, are the leaf itself. For these values (integer-only,
+    # ASCII keys) the sorted compact encoding is RFC 8785's, and the C encoder is several times quicker
+    # than parsing the leaf.
+    if _CANONICAL.encode(expected).encode("utf-8") == leaf:
+        return True
+    try:
+        record = _DECODER.decode(leaf.decode("utf-8"))
+    except ValueError:
+        report.fail(f"leaf {index}", "the hashed record is not JSON")
+        return False
     if record == expected:
         return True
     for key in sorted(expected.keys() | (record.keys() if isinstance(record, dict) else set())):

@@ -7,7 +7,9 @@ only; ``evidence_store.canonical``), and those exact bytes are stored in ``custo
      "object":"sha256:<hex>"|null,"seq":<leaf index>,"time":"YYYY-MM-DDTHH:MM:SS.mmmZ","v":1}
 
 leaf hash = SHA-256(0x00 || leaf); the tree is RFC 6962 §2.1. ``details`` never carries names, file names or
-free text typed by users: the ledger is append-only forever and travels in exports to third parties.
+free text typed by users: the ledger is append-only forever and travels in exports to third parties. Events
+are shown from their leaf bytes, never from the columns that repeat them for queries, so what a reader sees
+is what was hashed.
 
 Appends are serialised across processes so the log never forks or reorders: on PostgreSQL by a
 transaction-level advisory lock, held until the appending transaction ends; on SQLite by the write
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -31,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from api.auth.security import Actor
 from api.models import CustodyEvent, CustodyTreeHead
-from api.problems import NotFound, ValidationProblem
+from api.problems import IntegrityFailure, NotFound, ValidationProblem
 from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
 from evidence_store.merkle import leaf_hash
@@ -136,18 +139,27 @@ def append_event(
 
 
 def event_to_read(row: CustodyEvent) -> CustodyEventRead:
-    """Build the wire form of a ledger record."""
-    return CustodyEventRead(
-        leaf_index=row.leaf_index,
-        recorded_at=row.recorded_at,
-        actor_id=row.actor_id,
-        action=CustodyAction(row.action),
-        evidence_id=row.evidence_id,
-        object_digest=row.object_digest,
-        details=row.details,
-        leaf=base64.b64encode(row.leaf).decode("ascii"),
-        leaf_hash=bytes(row.leaf_hash).hex(),
-    )
+    """Build the wire form of a ledger record from its leaf: what a reader sees is exactly what was hashed."""
+    try:
+        record = json.loads(row.leaf)
+        read = CustodyEventRead(
+            leaf_index=row.leaf_index,
+            recorded_at=datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+            actor_id=record["actor"],
+            action=record["action"],
+            evidence_id=record["evidence"],
+            object_digest=record["object"],
+            details=record["details"],
+            leaf=base64.b64encode(row.leaf).decode("ascii"),
+            leaf_hash=bytes(row.leaf_hash).hex(),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityFailure(
+            f"Custody record {row.leaf_index} is damaged: run `precedent verify`."
+        ) from exc
+    if record.get("seq") != row.leaf_index:
+        raise IntegrityFailure(f"Custody record {row.leaf_index} says it is record {record.get('seq')}.")
+    return read
 
 
 def list_events(*, session: Session, evidence_id: uuid.UUID) -> list[CustodyEventRead]:
@@ -157,7 +169,14 @@ def list_events(*, session: Session, evidence_id: uuid.UUID) -> list[CustodyEven
         .where(col(CustodyEvent.evidence_id) == evidence_id)
         .order_by(col(CustodyEvent.leaf_index))
     ).all()
-    return [event_to_read(row) for row in rows]
+    events = [event_to_read(row) for row in rows]
+    for event in events:
+        # The column only finds the records; the hashed record must name the same item.
+        if event.evidence_id != evidence_id:
+            raise IntegrityFailure(
+                f"Custody record {event.leaf_index} is filed under another item than it names."
+            )
+    return events
 
 
 # ---- the key and signed tree heads ------------------------------------------------------------------------

@@ -401,7 +401,9 @@ def verify_evidence(*, ctx: AppContext, actor: Actor, evidence_id: uuid.UUID) ->
         blob = session.get(EvidenceBlob, item.blob_sha256) if item.blob_sha256 else None
     size: int | None = None
     if blob is None:
-        expected = Digest(item.statement_sha256 or "0" * 64)
+        if item.statement_sha256 is None:
+            raise IntegrityFailure("No digest was recorded for this sighted statement.")
+        expected = Digest(item.statement_sha256)
         found: Digest | None = statement_digest(item)
         status = IntegrityStatus.OK if found == expected else IntegrityStatus.MISMATCH
     else:
