@@ -1,8 +1,8 @@
 """Receiving an evidence file from an HTTP request body: streamed once into a blob writer, never spooled.
 
 The body is read with ``request.stream()`` and gathered into blocks of 1 MiB; each block is hashed and
-written (and, for multipart, parsed) by a worker thread while the event loop receives the next one, so
-receiving, hashing and writing overlap. hashlib and file writes release the GIL on large buffers, so two
+written (and, for multipart, parsed) by a thread of the upload's own while the event loop receives the next
+ones, so receiving, hashing and writing overlap. hashlib and file writes release the GIL on large buffers, so two
 cores are used. Nothing is written anywhere but the writer's temporary file inside the store: no
 framework upload helper (Starlette's ``UploadFile`` spools every part over 1 MiB to a second file, see
 perf-baselines.md §2), no whole file in memory.
@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
@@ -34,6 +35,8 @@ from evidence_store.sniff import SNIFF_BYTES
 
 #: Body bytes gathered before a block goes to the worker thread.
 BLOCK_BYTES = 1024 * 1024
+#: Blocks received but not yet hashed and written, at most: the memory an upload may hold.
+MAX_IN_FLIGHT = 4
 #: A multipart body may exceed the file limit by this much: part headers and the text fields.
 FORM_ALLOWANCE = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -64,8 +67,14 @@ class _Head:
 
 
 async def _pump(stream: AsyncIterator[bytes], sink: Callable[[bytearray], None], *, limit: int) -> int:
-    """Feed the body to ``sink`` in 1 MiB blocks on a worker thread, overlapping with receiving; return its size."""
-    pending: asyncio.Future[None] | None = None
+    """Feed the body to ``sink`` in 1 MiB blocks on a thread of its own, overlapping with receiving; return its size.
+
+    Up to MAX_IN_FLIGHT blocks wait for the thread, so a slow write (the disk throttling dirty pages) does not
+    stop the socket from being read; one thread keeps the blocks in order. A body that fits in one block never
+    leaves the event loop's thread.
+    """
+    executor: ThreadPoolExecutor | None = None
+    in_flight: deque[asyncio.Future[None]] = deque()
     block = bytearray()
     total = 0
     try:
@@ -77,22 +86,27 @@ async def _pump(stream: AsyncIterator[bytes], sink: Callable[[bytearray], None],
                 )
             block += chunk
             if len(block) >= BLOCK_BYTES:
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(anyio.to_thread.run_sync(sink, block))
+                if executor is None:
+                    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-upload")
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    await in_flight.popleft()
+                in_flight.append(asyncio.wrap_future(executor.submit(sink, block)))
                 block = bytearray()
-        if pending is not None:
-            await pending
+        while in_flight:
+            await in_flight.popleft()
         if block:
-            await anyio.to_thread.run_sync(sink, block)
+            sink(block)  # less than one block: cheaper here than a trip to a thread
     except ClientDisconnect:
         raise BadRequest("The body ended before it was complete; nothing was stored.") from None
     finally:
-        # On failure, let a block still being written finish before the caller aborts the writer.
-        if pending is not None:
-            await asyncio.wait([pending])
-            if not pending.cancelled():
-                pending.exception()  # retrieved: it was already raised, or another error wins
+        # On failure, let the blocks handed over finish before the caller aborts the writer.
+        if in_flight:
+            await asyncio.wait(in_flight)
+            for future in in_flight:
+                if not future.cancelled():
+                    future.exception()  # retrieved: an earlier error is the one raised
+        if executor is not None:
+            executor.shutdown(wait=False)
     return total
 
 
