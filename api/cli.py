@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,11 +23,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
+custody_app = typer.Typer(help="The evidence custody ledger.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 taxonomy_app = typer.Typer(help="The precedent taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(custody_app, name="custody")
 
 
 def _settings() -> Settings:
@@ -220,6 +224,96 @@ def restore(
     typer.echo(
         f"restored schema revision {result['revision']} (now at head) and {result['blobs']} evidence blobs"
     )
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """Show rich progress bars on stderr, one per phase; yield the (phase, done, total) callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+
+    labels = {"blobs": "rehashing stored files", "ledger": "checking ledger records"}
+    with Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[amount]}"),
+        console=Console(stderr=True),
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            amount = (
+                f"{done / 2**20:,.0f}/{total / 2**20:,.0f} MiB" if phase == "blobs" else f"{done:,}/{total:,}"
+            )
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total, amount=amount)
+            bar.update(tasks[phase], completed=done, total=total, amount=amount)
+
+        yield update
+
+
+@app.command("verify")
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Rehash every stored file and check the whole custody ledger and its signed heads; exit 1 on any failure."""
+    import json
+
+    import sqlalchemy as sa
+
+    from api.custody import check
+
+    ctx = _context()
+    try:
+        with _progress_bar() as progress:
+            report = check.verify_everything(ctx=ctx, progress=progress)
+    except sa.exc.DBAPIError as exc:
+        _fail(
+            f"database unreachable or not migrated ({type(exc.orig).__name__}): run `precedent db upgrade`", 2
+        )
+    finally:
+        ctx.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in report.checked:
+            typer.echo(f"  check {line}")
+        for line in report.notes:
+            typer.echo(f"  note  {line}")
+        for finding in report.findings:
+            typer.echo(f"  FAIL  {finding}")
+        typer.echo(
+            "VERIFIED: every check passed" if report.ok else f"FAILED: {len(report.findings)} problem(s)"
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@custody_app.command("export-ledger")
+def custody_export_ledger(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write the store copy into (created if missing).")
+    ],
+    blobs: Annotated[bool, typer.Option("--blobs/--no-blobs", help="Also copy every stored file.")] = True,
+) -> None:
+    """Write a store copy for `python -m evidence_store verify`: custody/ledger.jsonl, the signed head, the key."""
+    from api.custody import export
+
+    ctx = _context()
+    try:
+        with _progress_bar() as progress:
+            summary = export.export_store_copy(
+                ctx=ctx, directory=directory, with_blobs=blobs, progress=progress
+            )
+    finally:
+        ctx.close()
+    typer.echo(f"wrote {summary.records} ledger records; signed tree head covers {summary.tree_size}")
+    if blobs:
+        typer.echo(f"copied {summary.blobs_copied} stored files ({summary.blobs_present} already present)")
+    for sha256 in summary.damaged:
+        typer.echo(f"warning: stored file sha256:{sha256} is damaged; copied as stored", err=True)
+    typer.echo(f"check it with: python -m evidence_store verify {directory}")
 
 
 @app.command("serve")

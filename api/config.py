@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
 
+    @property
+    def custody_key_path(self) -> Path:
+        """The Ed25519 key that signs the custody ledger's tree heads (created on first start)."""
+        return self.keys_dir / "custody-ed25519.pem"
+
     def secret_key_bytes(self) -> bytes:
         """Return the server secret, generating and persisting one in the data folder in dev mode."""
         if self.secret_key is not None:

@@ -16,6 +16,8 @@ Problem hierarchy (status in brackets; `type` is `/problems/<slug>`):
   x ValidationProblem [422] invalid-input          (carries `errors`: field, message, type)
   x PreconditionRequired [428] if-match-required
   x TooManyRequests [429] too-many-requests        (carries Retry-After)
+  x IntegrityFailure [500] integrity-failure      (stored evidence no longer matches its digest, or the
+                                                   custody ledger is broken; the bytes are never served)
   x ServiceUnavailable [503] unavailable
 
 Below the route layer code raises these, never HTTPException. Unexpected exceptions become a bare 500
@@ -143,6 +145,10 @@ class TooManyRequests(ProblemError):
         super().__init__(
             detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after, **extensions
         )
+
+
+class IntegrityFailure(ProblemError):
+    status, slug, title = 500, "integrity-failure", "Stored evidence failed verification"
 
 
 class ServiceUnavailable(ProblemError):

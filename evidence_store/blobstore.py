@@ -10,6 +10,11 @@ Local layout (sharded like git's object store)::
     root/sha256/ab/cd/<hex>        one read-only (0o444) file per blob; ab, cd = hex[0:2], hex[2:4]
     root/tmp/upload-*.part         uploads in progress; removed by commit, abort or cleanup_temporary()
 
+Early writeback: every 16 MiB, a writer hands the bytes written so far to the kernel for writeback
+(``posix_fadvise(POSIX_FADV_DONTNEED)``, which on Linux starts writing dirty pages without waiting and
+drops clean ones), so the disk works while the rest of the upload arrives and the commit's fsync is short.
+Durability still rests on that fsync alone.
+
 Crash safety: bytes go to ``tmp/`` first and are fsync'ed, then hard-linked to their address
 (link(2) fails rather than overwrite, so an existing blob is never replaced), then the directory
 is fsync'ed. A process killed at any point leaves at most a file in ``tmp/``, never a partial
@@ -71,6 +76,10 @@ Chunk = bytes | bytearray | memoryview
 #: Temporary files get a buffer this large: small HTTP chunks (typically 64 KiB) are coalesced
 #: into large write(2) calls, while chunks of this size or more go to the kernel without a copy.
 WRITE_BUFFER_SIZE = 1024 * 1024
+
+#: Every this many bytes written, the kernel is asked to start writing them to disk (Linux), so that the
+#: fsync at commit finds little left to do and a large upload's disk writes overlap its reception.
+WRITEBACK_BYTES = 16 * 1024 * 1024
 
 _TEMP_PREFIX = "upload-"
 _TEMP_SUFFIX = ".part"
@@ -458,14 +467,26 @@ class _LocalBlobWriter(BlobWriter):
     def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
         super().__init__(max_bytes)
         self._store = store
+        self._written = 0
+        self._handed_over = 0
         try:
             self._tmp_path, self._file = store._open_temporary()
         except OSError as exc:
             raise StorageError(f"cannot create a temporary file in {store.root}: {exc}") from exc
 
     def _write_chunk(self, chunk: Chunk) -> None:
-        """Append the chunk to the temporary file."""
+        """Append the chunk to the temporary file; start writeback every WRITEBACK_BYTES."""
         self._file.write(chunk)
+        self._written += chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
+        if self._written - self._handed_over >= WRITEBACK_BYTES and hasattr(os, "posix_fadvise"):
+            self._file.flush()
+            os.posix_fadvise(
+                self._file.fileno(),
+                self._handed_over,
+                self._written - self._handed_over,
+                os.POSIX_FADV_DONTNEED,
+            )
+            self._handed_over = self._written
 
     def _place(self, digest: Digest) -> bool:
         """Link the temporary file to its content address."""

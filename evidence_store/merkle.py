@@ -110,6 +110,25 @@ class MerkleTree:
         self._size = 0
         self.extend(leaf_hashes)
 
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Sequence[bytes]) -> MerkleTree:
+        """Build a tree from leaf hashes in one pass, level by level (faster than appending one by one)."""
+        for i, h in enumerate(leaf_hashes):
+            if len(h) != HASH_SIZE:
+                raise ValueError(f"leaf hash {i} has {len(h)} bytes, expected {HASH_SIZE}")
+        tree = cls()
+        level = list(leaf_hashes)
+        tree._levels = [bytearray(b"".join(level))]
+        tree._size = len(level)
+        sha256 = _sha256
+        # The same complete, aligned subtrees append() memoises: pairs of each level, odd one left over.
+        while len(level) > 1:
+            level = [
+                sha256(_NODE_PREFIX + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)
+            ]
+            tree._levels.append(bytearray(b"".join(level)))
+        return tree
+
     @property
     def size(self) -> int:
         """Return the number of leaves."""

@@ -13,10 +13,16 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -28,9 +34,13 @@ from api.context import AppContext
 from api.main import create_app
 from schemas.enums import Role
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
 PASSWORD = "correct horse battery staple"
 PG_URL = os.environ.get("PRECEDENT_TEST_DATABASE_URL") or None
+S3_CREDENTIALS = {"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
 _counter = itertools.count()
 
 
@@ -210,3 +220,70 @@ def documenter2(accounts: dict[str, Account]) -> Account:
 @pytest.fixture
 def researcher(accounts: dict[str, Account]) -> Account:
     return accounts["researcher"]
+
+
+# ---- S3 API server on loopback (moto), shared by the blob store and the API tests ------------------------
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Poll ``url`` until it answers; fail early if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - fixed loopback URL
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Run moto's S3 server on a free loopback port for the session; yield its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str) -> S3Client:
+    """Return a boto3 client of the test server, for setting up and inspecting buckets."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=S3_CREDENTIALS["region"],
+        aws_access_key_id=S3_CREDENTIALS["access_key"],
+        aws_secret_access_key=S3_CREDENTIALS["secret_key"],
+    )
+
+
+@pytest.fixture
+def s3_bucket(s3_client: S3Client) -> str:
+    """Create an empty bucket for one test."""
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_client.create_bucket(Bucket=name)
+    return name

@@ -2,6 +2,8 @@
 
 from api.models.audit import AuditEvent
 from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter
+from api.models.custody import CustodyEvent, CustodyTreeHead
+from api.models.evidence import EvidenceBlob, EvidenceItem
 from api.models.export import ExportRecord
 from api.models.involvement import Involvement
 from api.models.person import Consent, Organisation, Person, PersonIdentity
@@ -19,7 +21,11 @@ __all__ = [
     "CaseCategory",
     "CaseTag",
     "Consent",
+    "CustodyEvent",
+    "CustodyTreeHead",
     "Draft",
+    "EvidenceBlob",
+    "EvidenceItem",
     "ExportRecord",
     "Involvement",
     "LoginAttempt",

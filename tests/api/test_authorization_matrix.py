@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
-from tests.factories import API, add_testimony, create_case, create_person, involve, ok
+from tests.factories import API, add_testimony, create_case, create_person, involve, make_jpeg, ok, upload
 
 CANARY = "Канарэйка Сцяпанаўна Тэставая"
 _n = itertools.count()
@@ -34,6 +34,7 @@ class World:
     target_user: str
     documenter2: str
     export: str
+    evidence: str
 
 
 def build_world(
@@ -59,6 +60,7 @@ def build_world(
         ),
         201,
     )
+    evidence = upload(client, documenter, case["id"], make_jpeg(), filename="photo.jpg")
     target = ""
     if with_user:  # Argon2 makes accounts slow to create: only for the user routes
         body = {"username": f"target{next(_n)}", "role": "researcher"}
@@ -76,6 +78,7 @@ def build_world(
         target,
         str(documenter2.user_id),
         sheet.headers["X-Export-Id"],
+        evidence["id"],
     )
 
 
@@ -93,6 +96,7 @@ CONSENT_READ = (OK, OK, OK, 404, 403)
 ASSIGN = (OK, OK, 403, 403, 403)
 CREATE = (OK, OK, OK, OK, 403)
 OWN_EXPORT = (OK, 404, 404, 404, 404)  # the admin made it; only its maker (or an admin) may read its record
+EVIDENCE_HANDLING = (OK, OK, OK, 404, 403)  # download, verify: documenters of the case, never researchers
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class Rule:
     expected: tuple[Any, ...]
     body: Body | None = None
     mutates: bool = False
+    # Request keyword arguments other than a JSON body: files, raw content, query parameters.
+    send: Callable[[World], dict[str, Any]] | None = None
 
 
 ILO_REQUEST = {
@@ -189,6 +195,38 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/exports/preview"): Rule(CASE_WRITE, lambda w: {"case_ids": [w.case], "audience": "ilo"}),
     ("GET", "/exports/{export_id}"): Rule(OWN_EXPORT),
     ("GET", "/cases/{case_id}/sheet"): Rule(CASE_WRITE),
+    ("POST", "/cases/{case_id}/evidence"): Rule(
+        GUARDED_WRITE, mutates=True, send=lambda w: {"files": {"file": ("note.txt", b"a note")}}
+    ),
+    ("PUT", "/cases/{case_id}/evidence"): Rule(
+        GUARDED_WRITE, mutates=True, send=lambda w: {"content": b"raw"}
+    ),
+    ("POST", "/cases/{case_id}/evidence/sighted"): Rule(
+        GUARDED_WRITE,
+        lambda w: {
+            "description": "Order",
+            "sighted_by": "K-7",
+            "sighted_on": "2023-01-02",
+            "content": "Text",
+        },
+        True,
+    ),
+    ("GET", "/cases/{case_id}/evidence"): Rule(CASE_READ),
+    ("GET", "/evidence/{evidence_id}"): Rule(CASE_READ),
+    ("GET", "/evidence/{evidence_id}/content"): Rule(EVIDENCE_HANDLING),
+    ("POST", "/evidence/{evidence_id}/verify"): Rule(EVIDENCE_HANDLING),
+    ("GET", "/evidence/{evidence_id}/custody"): Rule(CASE_READ),
+    ("POST", "/evidence/{evidence_id}/derivatives"): Rule(
+        GUARDED_WRITE, lambda w: {"method": "strip_metadata"}, True
+    ),
+    ("GET", "/custody/key"): Rule(EVERYONE),
+    ("GET", "/custody/tree-head"): Rule(EVERYONE),
+    ("GET", "/custody/proof/inclusion"): Rule(
+        EVERYONE, send=lambda w: {"params": {"leaf_index": 0, "tree_size": 1}}
+    ),
+    ("GET", "/custody/proof/consistency"): Rule(
+        EVERYONE, send=lambda w: {"params": {"first": 1, "second": 1}}
+    ),
 }
 # Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
 UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
@@ -217,6 +255,7 @@ def fill(path: str, w: World) -> str:
         user_id=w.target_user,
         code="A.LIB",
         export_id=w.export,
+        evidence_id=w.evidence,
     )
 
 
@@ -260,7 +299,8 @@ def test_route_admits_exactly_the_roles_it_should(
         if method == "PATCH" or path.endswith("/retract"):
             headers["If-Match"] = '"v1"'
         body = rule.body(world) if rule.body else None
-        response = client.request(method, fill(path, world), json=body, headers=headers)
+        extra = rule.send(world) if rule.send else {"json": body}
+        response = client.request(method, fill(path, world), headers=headers, **extra)
         if expected == OK:
             assert 200 <= response.status_code < 300, (
                 role,

@@ -60,3 +60,13 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(ctx) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_the_access_log_names_the_route_template_never_the_url(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="precedent.access"):
+        client.get("/api/v1/cases/5b0e6f1c-2f7a-4c55-9d7e-0a1b2c3d4e5f?q=Ярашук")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "precedent.access"]
+    assert line.startswith("GET ") and "/cases/{case_id} 401 " in line
+    assert "Ярашук" not in line and "5b0e6f1c" not in line

@@ -417,3 +417,26 @@ class TestLocalLayout:
     def test_store_without_fsync_stores_the_same_bytes(self, tmp_path: Path) -> None:
         fast = LocalBlobStore(tmp_path / "store", fsync=False)
         assert read_all(fast, store_bytes(fast, DATA)) == DATA
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="needs posix_fadvise")
+def test_a_large_write_hands_its_bytes_to_the_kernel_every_16_mib(
+    local_store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence_store import blobstore
+
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(
+        os, "posix_fadvise", lambda fd, offset, length, advice: calls.append((offset, length, advice))
+    )
+    block = os.urandom(blobstore.WRITEBACK_BYTES // 4)
+    with local_store.begin_write() as writer:
+        for _ in range(9):
+            writer.write(block)
+        stored = writer.commit()
+    quarter = len(block)
+    assert calls == [
+        (0, 4 * quarter, os.POSIX_FADV_DONTNEED),
+        (4 * quarter, 4 * quarter, os.POSIX_FADV_DONTNEED),
+    ]
+    assert local_store.verify(stored.digest).ok

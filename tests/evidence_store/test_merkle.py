@@ -373,3 +373,25 @@ def test_consistency_special_cases(tree: MerkleTree) -> None:
         verify_consistency(6, 5, tree.root(6), root5, [])
     with pytest.raises(ProofError, match="is empty"):
         verify_consistency(3, 5, tree.root(3), root5, [])
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 5, 8, 13, 64, 129, 1000])
+def test_tree_built_in_one_pass_equals_the_appended_tree(size: int) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    appended = MerkleTree(leaves)
+    built = MerkleTree.from_leaf_hashes(leaves)
+    assert built.size == size
+    for n in range(size + 1):
+        assert built.root(n) == appended.root(n)
+    for index in range(size):
+        assert built.inclusion_proof(index) == appended.inclusion_proof(index)
+        assert built.consistency_proof(index + 1) == appended.consistency_proof(index + 1)
+    extra = merkle.leaf_hash(b"one more")
+    built.append(extra)
+    appended.append(extra)
+    assert built.root() == appended.root()
+
+
+def test_tree_built_in_one_pass_refuses_a_hash_of_the_wrong_size() -> None:
+    with pytest.raises(ValueError, match="leaf hash 1"):
+        MerkleTree.from_leaf_hashes([b"\x00" * 32, b"\x00" * 31])
