@@ -83,6 +83,11 @@ def extract_metadata(file: BinaryIO, media_type: str) -> tuple[Document, Documen
 Extractor = Callable[[BinaryIO], tuple[Document, Document]]
 
 
+def can_inspect(media_type: str) -> bool:
+    """True when embedded metadata of this media type is read (so "no identifiers found" means something)."""
+    return _extractor_for(media_type) is not None or media_type.startswith("text/")
+
+
 def _extractor_for(media_type: str) -> Extractor | None:
     if media_type in ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/gif", "image/bmp"):
         return _image

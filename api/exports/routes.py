@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, CurrentActor, Require, SessionDep
-from api.exports import huridocs, ilo, ituc, sheet
+from api.exports import bundle, huridocs, ilo, ituc, sheet
 from api.exports import service as export_service
 from api.problems import PermissionDenied, file_responses, problem_responses
 from api.taxonomy import service as taxonomy_service
@@ -262,4 +265,46 @@ def case_sheet(
         content=body,
         media_type="text/html; charset=utf-8",
         headers={"Content-Security-Policy": sheet.SHEET_CSP, "X-Export-Id": str(record.id)},
+    )
+
+
+class BundleQuery(Schema):
+    audience: ExportAudience = ExportAudience.INTERNAL
+
+
+@case_router.get("/{case_id}/bundle", responses=file_responses("application/zip"))
+def evidence_bundle(
+    case_id: uuid.UUID,
+    query: Annotated[BundleQuery, Query()],
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: SheetPrinter,
+) -> StreamingResponse:
+    """The case's evidence bundle: a zip holding a BagIt 1.0 bag with exhibits, record, custody proofs and README.
+
+    Internal bundles carry the originals; other audiences get originals without identifying metadata or
+    working copies with the metadata stripped. Streamed; the export is recorded once the last byte is sent.
+    """
+    _ensure_audience_allowed(actor, query.audience)
+    plan = bundle.plan_bundle(session=session, ctx=ctx, actor=actor, case_id=case_id, audience=query.audience)
+
+    def body() -> Iterator[bytes]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in bundle.stream_bundle(
+            ctx=ctx, plan=plan, actor=actor, organisation=ctx.settings.organisation_name
+        ):
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+        # Only a bundle sent to its end is recorded as exported.
+        bundle.record_bundle(ctx=ctx, actor=actor, plan=plan, sha256=digest.hexdigest(), size=size)
+
+    return StreamingResponse(
+        body(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{plan.bag_name}.zip"',
+            "X-Export-Id": str(plan.export_id),
+            "X-Withheld-Count": str(len(plan.withheld)),
+        },
     )

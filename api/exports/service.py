@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,12 +18,14 @@ from sqlmodel import Session, col, select
 from api.audit import service as audit_service
 from api.auth.security import Actor
 from api.cases import service as cases_service
+from api.custody import service as custody_service
 from api.exports.redaction import ConsentState, PersonFacts, Redactor
 from api.models import (
     Case,
     CaseCategory,
     CaseTag,
     Consent,
+    EvidenceItem,
     ExportRecord,
     Involvement,
     Organisation,
@@ -35,7 +36,10 @@ from api.models import (
 from api.problems import NotFound, ValidationProblem
 from api.sealing import Sealer
 from api.taxonomy import service as taxonomy_service
+from evidence_store.digest import Digest
+from schemas.custody import CustodyAction
 from schemas.enums import VICTIM_STATUS_HURIDOCS, InvolvementRole, VictimStatus
+from schemas.evidence import EvidenceForm
 from schemas.export import (
     ExportAudience,
     ExportCase,
@@ -266,6 +270,13 @@ def select_cases(
     testimonies_by_case: dict[uuid.UUID, list[Testimony]] = defaultdict(list)
     for tes in testimonies:
         testimonies_by_case[tes.case_id].append(tes)
+    items_by_case: dict[uuid.UUID, list[EvidenceItem]] = defaultdict(list)
+    for item in session.exec(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.case_id).in_(ids))
+        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
+    ):
+        items_by_case[item.case_id].append(item)
 
     out = []
     for case in cases:
@@ -316,15 +327,41 @@ def select_cases(
                     )
                     for t in testimonies_by_case[case.id]
                 ],
-                evidence=evidence_refs(testimonies=testimonies_by_case[case.id]),
+                evidence=evidence_refs(
+                    items=items_by_case[case.id], testimonies=testimonies_by_case[case.id], redactor=redactor
+                ),
             )
         )
     return Selection(cases=out, redactor=redactor, audience=audience)
 
 
-def evidence_refs(*, testimonies: list[Testimony]) -> list[ExportEvidenceRef]:
-    """Exhibits of a case: its testimonies (T-n); evidence files join them once the evidence store lands."""
-    return [
+def evidence_refs(
+    *, items: list[EvidenceItem], testimonies: list[Testimony], redactor: Redactor
+) -> list[ExportEvidenceRef]:
+    """A case's exhibits: files E-n (with the SHA-256 taken on receipt), documents sighted but not copied S-n,
+    and testimonies T-n. Numbering matches the case's evidence bundle."""
+    files = [i for i in items if i.form == EvidenceForm.FILE.value]
+    sighted = [i for i in items if i.form == EvidenceForm.SIGHTED.value]
+    refs = [
+        ExportEvidenceRef(
+            exhibit_id=f"E-{n}",
+            description=redactor.text(item.description) or None,
+            kind=item.kind,
+            sha256=item.blob_sha256,
+        )
+        for n, item in enumerate(files, start=1)
+    ]
+    refs += [
+        ExportEvidenceRef(
+            exhibit_id=f"S-{n}",
+            description=redactor.text(item.description) or None,
+            kind=item.kind,
+            sha256=item.statement_sha256,
+            sighted_not_copied=True,
+        )
+        for n, item in enumerate(sighted, start=1)
+    ]
+    refs += [
         ExportEvidenceRef(
             exhibit_id=f"T-{n}",
             description=f"Testimony taken on {t.taken_at.isoformat()} ({t.language})",
@@ -332,6 +369,7 @@ def evidence_refs(*, testimonies: list[Testimony]) -> list[ExportEvidenceRef]:
         )
         for n, t in enumerate(testimonies, start=1)
     ]
+    return refs
 
 
 def _actor_view(
@@ -387,16 +425,19 @@ def record_export(
     fmt: str,
     audience: ExportAudience,
     selection: dict[str, Any],
-    data: Iterable[bytes] | bytes,
     withheld: list[WithheldItem],
+    data: bytes | None = None,
+    digest: tuple[str, int] | None = None,
     export_id: uuid.UUID | None = None,
+    exhibits: list[tuple[uuid.UUID, str]] | None = None,
 ) -> ExportRecord:
-    """Record who exported what, for whom, and the SHA-256 of the file; the audit log gets the same."""
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in [data] if isinstance(data, bytes) else data:
-        digest.update(chunk)
-        size += len(chunk)
+    """Record who exported what, for whom, and the SHA-256 of the file: in the export records, the audit log
+    and the custody ledger (one event for the file, and one per evidence item it carries)."""
+    if digest is None:
+        if data is None:
+            raise ValueError("record_export needs the file's bytes or its digest")
+        digest = (hashlib.sha256(data).hexdigest(), len(data))
+    sha256, size = digest
     record = ExportRecord(
         id=export_id or uuid.uuid4(),
         actor_id=actor.user_id,
@@ -404,7 +445,7 @@ def record_export(
         format=fmt,
         audience=audience.value,
         selection=selection,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         size=size,
         withheld=[w.model_dump(mode="json") for w in withheld],
     )
@@ -418,10 +459,29 @@ def record_export(
         details={
             "audience": audience.value,
             "format": fmt,
-            "sha256": record.sha256,
+            "sha256": sha256,
             "cases": selection.get("case_ids"),
         },
     )
+    # The ledger carries identifiers and digests only: it travels to third parties and is never redacted.
+    details = {"export": str(record.id), "kind": kind, "audience": audience.value, "format": fmt}
+    custody_service.append_event(
+        session=session,
+        actor=actor,
+        action=CustodyAction.EXPORTED,
+        evidence_id=None,
+        object_digest=Digest(sha256),
+        details={**details, "cases": len(selection.get("case_ids") or [])},
+    )
+    for evidence_id, evidence_sha256 in exhibits or []:
+        custody_service.append_event(
+            session=session,
+            actor=actor,
+            action=CustodyAction.EXPORTED,
+            evidence_id=evidence_id,
+            object_digest=Digest(evidence_sha256),
+            details={**details, "file": f"sha256:{sha256}"},
+        )
     session.commit()
     return record
 

@@ -195,6 +195,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/exports/preview"): Rule(CASE_WRITE, lambda w: {"case_ids": [w.case], "audience": "ilo"}),
     ("GET", "/exports/{export_id}"): Rule(OWN_EXPORT),
     ("GET", "/cases/{case_id}/sheet"): Rule(CASE_WRITE),
+    ("GET", "/cases/{case_id}/bundle"): Rule(CASE_WRITE),
     ("POST", "/cases/{case_id}/evidence"): Rule(
         GUARDED_WRITE, mutates=True, send=lambda w: {"files": {"file": ("note.txt", b"a note")}}
     ),

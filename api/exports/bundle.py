@@ -1,0 +1,308 @@
+"""Evidence bundles: a zip holding a BagIt 1.0 bag (RFC 8493) with a case's exhibits, the redacted case record,
+the custody events of every exhibit with inclusion proofs against a signed tree head, the server's public key,
+any RFC 3161 token, and a README saying how to check it by hand. Streamed; never a whole file in memory.
+
+Exhibits by audience: an internal bundle carries the evidentiary originals. Any other audience gets, per
+item, the original only if its metadata was read and holds no identifying data (GPS, serial numbers, owner
+or author names); otherwise a working copy with the metadata stripped (made now if none exists, which is
+itself a custody event); an item of which no such copy can be made is withheld, and the report says why.
+
+Bag layout::
+
+    <bag>/bagit.txt  bag-info.txt  manifest-sha256.txt  manifest-sha512.txt  tagmanifest-*.txt
+    <bag>/data/exhibits/E-<n>-<name>          the exhibit bytes
+    <bag>/data/records/case.json              the case, redacted for the audience
+    <bag>/data/records/exhibits.json          exhibit id -> item, digest, original digest, custody leaves
+    <bag>/data/records/export.json            the export manifest: who, when, audience, what was withheld
+    <bag>/data/custody/events.jsonl  proofs.json  tree-head.json  public-key.pem  [tree-head.tsr]
+    <bag>/data/README.txt                     how to verify by hand
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlmodel import Session, col, select
+
+from api.auth.security import Actor
+from api.context import AppContext
+from api.custody import service as custody_service
+from api.evidence import derive
+from api.evidence import metadata as evidence_metadata
+from api.evidence import service as evidence_service
+from api.exports import service as export_service
+from api.models import CustodyEvent, EvidenceBlob, EvidenceItem
+from evidence_store.bag import BagWriter, sanitize_filename
+from evidence_store.digest import Digest
+from evidence_store.merkle import MerkleTree
+from evidence_store.verify import custody_bundle_files
+from schemas.evidence import Derivation, EvidenceForm
+from schemas.export import ExportAudience, ExportManifest, ExportManifestFile, WithheldItem
+
+README = """How to check this evidence bundle by hand
+=========================================
+
+1. The bag: every file under data/ is listed in manifest-sha256.txt with its SHA-256. Check with
+   `sha256sum -c manifest-sha256.txt` from the bag's top folder, or with the Library of Congress tool:
+   `python -m bagit --validate <bag folder>`.
+
+2. The exhibits: data/records/exhibits.json gives, for each exhibit file, the SHA-256 recorded when the file
+   was received. A working copy (metadata stripped) also names the SHA-256 of the evidentiary original it was
+   derived from; the derivation is one of its custody events.
+
+3. The custody events: each line of data/custody/events.jsonl carries the exact bytes that were hashed
+   ("leaf", base64). Its leaf hash is SHA-256 of the byte 0x00 followed by those bytes (RFC 6962).
+
+4. The tree head: data/custody/tree-head.json holds tree_size, root_hash, timestamp and an Ed25519 signature
+   over exactly these bytes (four lines, each ending with a line feed):
+
+       precedent-tree-head-v1
+       <tree_size in decimal>
+       <root_hash, 64 lowercase hex digits>
+       <timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ>
+
+   Check it with the key in data/custody/public-key.pem, and compare that key with the one the organisation
+   publishes (GET /api/v1/custody/key on its server, or its website).
+
+5. The proofs: data/custody/proofs.json gives, for each event, an RFC 6962 audit path from its leaf hash to
+   the signed root (node hash = SHA-256(0x01 || left || right)).
+
+6. All of the above in one command, with nothing but Python 3.11 and the `cryptography` package:
+   `python -m evidence_store verify <this zip file> --public-key <published key file>`
+   (evidence_store is the verifier of the Precedent project, released under the AGPL).
+"""
+
+
+@dataclass
+class Exhibit:
+    exhibit_id: str
+    item: EvidenceItem
+    blob: EvidenceBlob
+    original_sha256: str | None
+    path: str
+
+
+@dataclass
+class BundlePlan:
+    export_id: uuid.UUID
+    bag_name: str
+    audience: ExportAudience
+    selection: export_service.Selection
+    exhibits: list[Exhibit]
+    custody_files: dict[str, bytes]
+    leaves_by_item: dict[uuid.UUID, list[int]]
+    tree_size: int
+    root_hash: str
+    withheld: list[WithheldItem] = field(default_factory=list)
+
+
+def _needs_copy(audience: ExportAudience, blob: EvidenceBlob) -> bool:
+    """True when this audience may not receive the original bytes as they are."""
+    if audience is ExportAudience.INTERNAL:
+        return False
+    return blob.sealed_identifiers is not None or not evidence_metadata.can_inspect(blob.media_type)
+
+
+def _exhibit_blob(
+    *, ctx: AppContext, actor: Actor, audience: ExportAudience, item: EvidenceItem, blob: EvidenceBlob
+) -> tuple[EvidenceItem, EvidenceBlob] | str:
+    """The item and blob to ship for this audience, or the reason it cannot be shipped."""
+    if not _needs_copy(audience, blob):
+        return item, blob
+    with ctx.db.session(write=False) as session:
+        copies = session.exec(
+            select(EvidenceItem, EvidenceBlob)
+            .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
+            .where(
+                col(EvidenceItem.derived_from_id) == item.id,
+                col(EvidenceItem.derivation) == Derivation.STRIP_METADATA.value,
+            )
+        ).all()
+    if copies:
+        return copies[0]
+    if blob.media_type not in derive.STRIPPABLE:
+        reason = (
+            f"its metadata could not be read ({blob.media_type})"
+            if not evidence_metadata.can_inspect(blob.media_type)
+            else f"it carries identifying metadata and no metadata-free copy can be made of {blob.media_type}"
+        )
+        return f"exhibit withheld from a {audience.value} bundle: {reason}; share it internally or redact it by hand"
+    made = evidence_service.derive_evidence(
+        ctx=ctx, actor=actor, evidence_id=item.id, method=Derivation.STRIP_METADATA
+    )
+    with ctx.db.session(write=False) as session:
+        copy = session.get(EvidenceItem, made.id)
+        copy_blob = session.get(EvidenceBlob, copy.blob_sha256) if copy and copy.blob_sha256 else None
+    if copy is None or copy_blob is None:
+        return "the metadata-free working copy could not be read back"
+    return copy, copy_blob
+
+
+def plan_bundle(
+    *, session: Session, ctx: AppContext, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
+) -> BundlePlan:
+    """Choose the exhibits, redact the record, and prove every exhibit's custody events against a signed head."""
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=audience
+    )
+    case = selection.cases[0]
+    items = session.exec(
+        select(EvidenceItem, EvidenceBlob)
+        .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
+        .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
+        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
+    ).all()
+    withheld = list(selection.withheld)
+    exhibits: list[Exhibit] = []
+    for n, (item, blob) in enumerate(items, start=1):
+        exhibit_id = f"E-{n}"
+        if blob.integrity != "ok":
+            withheld.append(
+                WithheldItem(withheld=[exhibit_id], reason="its stored bytes failed verification")
+            )
+            continue
+        chosen = _exhibit_blob(ctx=ctx, actor=actor, audience=audience, item=item, blob=blob)
+        if isinstance(chosen, str):
+            withheld.append(WithheldItem(withheld=[exhibit_id], reason=chosen))
+            continue
+        shipped, shipped_blob = chosen
+        extension = (
+            (item.original_filename or "").rpartition(".")[2][:8]
+            if item.original_filename and "." in item.original_filename
+            else ""
+        )
+        name = sanitize_filename(f"{exhibit_id}-{item.kind}" + (f".{extension}" if extension else ""))
+        exhibits.append(
+            Exhibit(
+                exhibit_id=exhibit_id,
+                item=shipped,
+                blob=shipped_blob,
+                original_sha256=blob.sha256 if shipped.id != item.id else None,
+                path=f"exhibits/{name}",
+            )
+        )
+    head_row = custody_service.latest_signed_head(ctx=ctx)
+    signed = custody_service.signed_head_of(head_row)
+    item_ids = {e.item.id for e in exhibits} | {
+        e.item.derived_from_id for e in exhibits if e.item.derived_from_id
+    }
+    rows = session.exec(
+        select(CustodyEvent)
+        .where(col(CustodyEvent.evidence_id).in_(item_ids), col(CustodyEvent.leaf_index) < head_row.tree_size)
+        .order_by(col(CustodyEvent.leaf_index))
+    ).all()
+    leaves = {row.leaf_index: bytes(row.leaf) for row in rows}
+    leaves_by_item: dict[uuid.UUID, list[int]] = {}
+    for row in rows:
+        if row.evidence_id is not None:
+            leaves_by_item.setdefault(row.evidence_id, []).append(row.leaf_index)
+    ctx.ledger.sync(ctx.db)
+    custody_files = custody_bundle_files(
+        tree=cast(MerkleTree, ctx.ledger),  # LedgerTree offers the same root/leaf_hash/proof methods
+        signed_head=signed,
+        public_key=ctx.signing_key.public_key(),
+        leaves=leaves,
+        timestamp_response=bytes(head_row.timestamp_response) if head_row.timestamp_response else None,
+    )
+    export_id = uuid.uuid4()
+    return BundlePlan(
+        export_id=export_id,
+        bag_name=sanitize_filename(f"{case.reference}_{datetime.now(UTC):%Y-%m-%d}_{audience.value}"),
+        audience=audience,
+        selection=selection,
+        exhibits=exhibits,
+        custody_files=custody_files,
+        leaves_by_item=leaves_by_item,
+        tree_size=head_row.tree_size,
+        root_hash=bytes(head_row.root_hash).hex(),
+        withheld=withheld,
+    )
+
+
+def _exhibits_record(plan: BundlePlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "exhibit_id": e.exhibit_id,
+            "path": f"data/{e.path}",
+            "evidence_id": str(e.item.id),
+            "form": e.item.form,
+            "kind": e.item.kind,
+            "media_type": e.blob.media_type,
+            "size": e.blob.size,
+            "sha256": e.blob.sha256,
+            "derived_from_sha256": e.original_sha256,
+            "custody_leaves": sorted(
+                plan.leaves_by_item.get(e.item.id, [])
+                + (plan.leaves_by_item.get(e.item.derived_from_id, []) if e.item.derived_from_id else [])
+            ),
+        }
+        for e in plan.exhibits
+    ]
+
+
+def stream_bundle(*, ctx: AppContext, plan: BundlePlan, actor: Actor, organisation: str) -> Iterator[bytes]:
+    """Yield the zip; the exhibits' bytes are checked against their digests on the way out."""
+    case = plan.selection.cases[0]
+    writer = BagWriter(plan.bag_name)
+    files: list[ExportManifestFile] = []
+    for exhibit in plan.exhibits:
+        chunks = ctx.blob_store.open_range(Digest(exhibit.blob.sha256), verify=True)
+        entry = yield from writer.add_payload(exhibit.path, chunks, expected_sha256=exhibit.blob.sha256)
+        files.append(ExportManifestFile(name=f"data/{exhibit.path}", sha256=entry.sha256, size=entry.size))
+    records = {
+        "records/case.json": case.model_dump_json(indent=2).encode(),
+        "records/exhibits.json": json.dumps(_exhibits_record(plan), indent=2).encode(),
+        "README.txt": README.encode(),
+        **{f"custody/{name}": data for name, data in plan.custody_files.items()},
+    }
+    for path, data in records.items():
+        yield from writer.add_payload_bytes(path, data)
+        files.append(
+            ExportManifestFile(name=f"data/{path}", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        )
+    manifest = ExportManifest(
+        generator=export_service.GENERATOR,
+        generated_at=datetime.now(UTC),
+        export_id=plan.export_id,
+        format="bagit-zip",
+        audience=plan.audience,
+        requested_by=str(actor.user_id),
+        selection={"case_ids": [str(case.id)]},
+        withheld=plan.withheld,
+        files=files,
+    )
+    yield from writer.add_payload_bytes("records/export.json", manifest.model_dump_json(indent=2).encode())
+    yield from writer.finish(
+        {
+            "Source-Organization": organisation,
+            "External-Identifier": case.reference,
+            "External-Description": f"Evidence bundle of case {case.reference} for the {plan.audience.value} audience",
+            "Bag-Group-Identifier": str(plan.export_id),
+            "Export-Audience": plan.audience.value,
+            "Merkle-Tree-Size": str(plan.tree_size),
+            "Merkle-Root-SHA256": plan.root_hash,
+        }
+    )
+
+
+def record_bundle(*, ctx: AppContext, actor: Actor, plan: BundlePlan, sha256: str, size: int) -> None:
+    """After the last byte: the export record, the audit event, and the custody events of file and exhibits."""
+    with ctx.db.session(write=True) as session:
+        export_service.record_export(
+            session=session,
+            actor=actor,
+            kind="bundle",
+            fmt="bagit-zip",
+            audience=plan.audience,
+            selection={"case_ids": [str(plan.selection.cases[0].id)]},
+            withheld=plan.withheld,
+            digest=(sha256, size),
+            export_id=plan.export_id,
+            exhibits=[(e.item.id, e.blob.sha256) for e in plan.exhibits],
+        )
