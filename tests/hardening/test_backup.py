@@ -16,7 +16,7 @@ from api.config import Settings
 from api.main import create_app
 from tests import conftest
 from tests.conftest import Account
-from tests.factories import API, create_case, create_person, ok
+from tests.factories import API, create_case, create_person, make_jpeg, ok, upload
 
 NAME = "Марына Рэзервовая"
 
@@ -61,6 +61,7 @@ def test_backup_restores_into_a_new_place_with_identities_readable(
 ) -> None:
     person = create_person(client, coordinator, identity={"full_name": NAME})
     case = create_case(client, coordinator, categories=["A.LIB.ARREST"])
+    photo = upload(client, coordinator, case["id"], make_jpeg(), filename="arrest.jpg")
     ok(
         client.post(
             f"{API}/people/{person['id']}/consents",
@@ -83,6 +84,8 @@ def test_backup_restores_into_a_new_place_with_identities_readable(
     restored = cli("restore", str(dest), database_url=url, data_dir=target_dir)
     assert restored.returncode == 0, restored.stderr
     assert cli("db", "check", database_url=url, data_dir=target_dir).returncode == 0
+    verified = cli("verify", database_url=url, data_dir=target_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     settings = Settings(database_url=url, data_dir=target_dir, secret_key=conftest.TEST_SECRET)
     with TestClient(create_app(settings)) as again:
         assert (
