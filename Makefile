@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz bench clean venv messages
+.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages
 
 venv: $(STAMP)
 
@@ -55,6 +55,11 @@ messages: $(STAMP)
 	mkdir -p var
 	$(BIN)/pybabel extract -F api/web/babel.cfg --no-location --sort-output -o var/messages.pot .
 	$(BIN)/pybabel update -i var/messages.pot -d api/web/locale -D messages --no-fuzzy-matching --ignore-obsolete -w 110
+
+# Longer runs of the hardening tests: many more flipped bytes (every byte of a bundle), crashes and fuzz cases.
+stress: $(STAMP)
+	PRECEDENT_TAMPER_FLIPS=200 PRECEDENT_TAMPER_EXHAUSTIVE=1 PRECEDENT_CRASH_ROUNDS=40 \
+		$(BIN)/pytest tests/hardening -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -178,7 +178,8 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
     """Load an Ed25519 public key from SubjectPublicKeyInfo PEM; raise KeyFormatError otherwise."""
     try:
         key = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        # A damaged key file can name an unknown algorithm: that is bad input, never a crash.
         raise KeyFormatError(f"not a PEM public key: {exc}") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFormatError(f"expected an Ed25519 public key, got {type(key).__name__}")
@@ -205,7 +206,7 @@ def _load_private_key(pem: bytes, path: Path) -> Ed25519PrivateKey:
     """Load an unencrypted Ed25519 private key from PKCS #8 PEM."""
     try:
         key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFormatError(f"{path}: not an unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFormatError(f"{path}: expected an Ed25519 private key, got {type(key).__name__}")

@@ -424,9 +424,16 @@ class _ZipSource(_BagSource):
         self._infos: dict[str, zipfile.ZipInfo] = {}
         try:
             infos = zipfile.ZipFile(file).infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        # zipfile raises NotImplementedError for a damaged "version needed" field, EOFError for a cut one.
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, struct.error) as exc:
             report.problem(label, f"not a readable zip file: {exc}")
             return
+        declared = _declared_entry_count(file)
+        if declared is not None and declared != len(infos):
+            # A damaged central directory record hides the entries after it from ordinary readers.
+            report.problem(
+                label, "the zip's central directory does not list every entry", str(declared), str(len(infos))
+            )
         self._index(infos)
 
     def _index(self, infos: list[zipfile.ZipInfo]) -> None:
@@ -458,7 +465,14 @@ class _ZipSource(_BagSource):
                 if "/" in info.orig_filename:  # loose top-level files were reported above
                     report.problem(info.orig_filename, "outside the bag folder")
                 continue
+            mismatch = self._local_header_problem(info)
+            if mismatch:
+                # The central directory and the file's own header disagree: two readers could see two bags.
+                report.problem(info.orig_filename, mismatch)
+                continue
             if info.is_dir():
+                if info.CRC or info.file_size or info.compress_size:
+                    report.problem(info.orig_filename, "a folder entry claims to hold data")
                 continue
             rel = info.orig_filename[len(prefix) :]
             reason = _unsafe_reason(rel)
@@ -475,6 +489,26 @@ class _ZipSource(_BagSource):
                 self._infos[rel] = info
                 self.sizes[rel] = info.file_size
 
+    def _local_header_problem(self, info: zipfile.ZipInfo) -> str | None:
+        """Compare an entry's local file header with its central directory record; say what differs."""
+        if info.header_offset < 0:
+            return "the central directory points before the start of the file"
+        try:
+            self.file.seek(info.header_offset)
+            header = self.file.read(30)
+        except OSError:
+            return "local file header unreadable"
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            return "local file header missing"
+        flags, method = struct.unpack("<HH", header[6:10])
+        name_length, _extra = struct.unpack("<HH", header[26:30])
+        encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+        if self.file.read(name_length) != info.orig_filename.encode(encoding):
+            return "local file header names a different file than the central directory"
+        if method != info.compress_type or (flags & 0x1) != (info.flag_bits & 0x1):
+            return "local file header and central directory disagree on compression or encryption"
+        return None
+
     def chunks(self, path: str) -> Iterator[bytes]:
         """Yield an entry's bytes, decompressing with bounded output, and check its CRC-32 and size."""
         info = self._infos[path]
@@ -490,8 +524,12 @@ class _ZipSource(_BagSource):
         except (OSError, zlib.error, struct.error) as exc:
             raise _UnreadableError(f"damaged zip entry: {exc}") from exc
         if crc != info.CRC or size != info.file_size:
-            self.report.notes.append(
-                f"{path}: zip CRC-32/size do not match the bytes stored (changed after packing, or damaged)"
+            # The manifests may still prove the bytes, but unzip tools refuse such an entry: the bundle is damaged.
+            self.report.problem(
+                path,
+                "zip CRC-32/size do not match the bytes stored (changed after packing, or damaged)",
+                f"crc {info.CRC:08x}, {info.file_size} bytes",
+                f"crc {crc:08x}, {size} bytes",
             )
 
     def _entry_blocks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
@@ -523,6 +561,40 @@ class _ZipSource(_BagSource):
                 out = inflater.decompress(inflater.unconsumed_tail, BLOCK_SIZE)
         if inflater is not None:
             yield inflater.flush()
+            # A damaged stream can still inflate to the right bytes; an unfinished or padded one is damage.
+            if not inflater.eof or inflater.unused_data:
+                raise _UnreadableError("the compressed data does not end where the zip entry ends")
+
+
+def _declared_entry_count(file: BinaryIO) -> int | None:
+    """Return the number of entries the zip's end records declare (ZIP64 when present), or None if unknown."""
+    try:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        tail_start = max(0, size - (65535 + 22))
+        file.seek(tail_start)
+        tail = file.read()
+    except OSError:
+        return None
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    (count,) = struct.unpack("<H", tail[at + 10 : at + 12])
+    if count != 0xFFFF:
+        return int(count)
+    locator = tail.rfind(b"PK\x06\x07", 0, at)
+    if locator < 0:
+        return None
+    (record,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
+    try:
+        file.seek(record)
+        zip64 = file.read(56)
+    except OSError:
+        return None
+    if zip64[:4] != b"PK\x06\x06":
+        return None
+    (count64,) = struct.unpack("<Q", zip64[32:40])
+    return int(count64)
 
 
 # --------------------------------------------------------------------------- bags

@@ -61,7 +61,8 @@ def test_backup_restores_into_a_new_place_with_identities_readable(
 ) -> None:
     person = create_person(client, coordinator, identity={"full_name": NAME})
     case = create_case(client, coordinator, categories=["A.LIB.ARREST"])
-    photo = upload(client, coordinator, case["id"], make_jpeg(), filename="arrest.jpg")
+    photo_bytes = make_jpeg()
+    photo = upload(client, coordinator, case["id"], photo_bytes, filename="arrest.jpg")
     ok(
         client.post(
             f"{API}/people/{person['id']}/consents",
@@ -98,6 +99,9 @@ def test_backup_restores_into_a_new_place_with_identities_readable(
             ]
             == NAME
         )
+        content = again.get(f"{API}/evidence/{photo['id']}/content", headers=coordinator.headers)
+        assert content.status_code == 200
+        assert content.content == photo_bytes
 
 
 def test_a_damaged_backup_is_refused_naming_the_file(
