@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from api.config import Settings
-from tests.conftest import TEST_SECRET, free_port, wait_until_serving
+from tests import servers
+from tests.conftest import free_port, wait_until_serving
 
 
 @dataclass
@@ -30,15 +30,12 @@ class LiveServer:
 
 def server_env(settings: Settings) -> dict[str, str]:
     """Return the PRECEDENT_* environment that makes a child process use the test's database and data folder."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PRECEDENT_DATABASE_URL": settings.resolved_database_url,
-        "PRECEDENT_DATA_DIR": str(settings.data_dir),
-        "PRECEDENT_SECRET_KEY": TEST_SECRET,
-        "PRECEDENT_MODE": "dev",
-        "PRECEDENT_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
-    }
-    return env
+    return servers.server_env(
+        settings.resolved_database_url,
+        settings.data_dir,
+        PRECEDENT_MODE="dev",
+        PRECEDENT_MAX_UPLOAD_BYTES=str(settings.max_upload_bytes),
+    )
 
 
 @contextmanager
