@@ -78,7 +78,12 @@ def test_documenter_uploads_a_photo_and_sees_its_sha256(
     (received,) = events(client, documenter, item["id"])
     assert received["action"] == "received"
     assert received["object_digest"] == item["digest"]
-    assert received["details"] == {"size": len(photo), "media_type": "image/jpeg"}
+    assert received["details"] == {
+        "size": len(photo),
+        "media_type": "image/jpeg",
+        "via": "multipart",
+        "tool": "Precedent 0.1.0",
+    }
 
 
 def test_raw_put_takes_metadata_from_the_query_and_the_digest_from_a_header(
