@@ -220,7 +220,7 @@ def list_custody(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> l
 
 
 def check_upload_allowed(*, ctx: AppContext, actor: Actor, case_id: uuid.UUID) -> None:
-    """Refuse before any byte is read: 404 for a case the actor cannot see, 403 if read-only, 410 if retracted."""
+    """Refuse before any byte is read: 404 for a case the actor cannot see, 403 if read-only, 409 if retracted."""
     with ctx.db.session(write=False) as session:
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
 
