@@ -70,7 +70,7 @@ def fill(ctx, records: int) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC).replace(microsecond=0)
     with ctx.db.write_engine.begin() as conn:
         conn.execute(
-            sa.insert(EvidenceItem.__table__),  # type: ignore[arg-type]
+            sa.insert(EvidenceItem.__table__),  # type: ignore[attr-defined]
             [
                 {
                     "id": i,
@@ -84,7 +84,7 @@ def fill(ctx, records: int) -> None:  # type: ignore[no-untyped-def]
             ],
         )
     actions = list(CustodyAction)
-    insert = sa.insert(CustodyEvent.__table__)  # type: ignore[arg-type]
+    insert = sa.insert(CustodyEvent.__table__)  # type: ignore[attr-defined]
     batch: list[dict[str, object]] = []
     for index in range(records):
         moment = now + timedelta(milliseconds=index)

@@ -133,7 +133,7 @@ class Variant:
     runs: list[Run] = field(default_factory=list)
 
     def median(self, attribute: str) -> float:
-        return statistics.median(getattr(run, attribute) for run in self.runs)
+        return float(statistics.median(getattr(run, attribute) for run in self.runs))
 
 
 def measure(server: Server, command: list[str], expected: str) -> Run:

@@ -32,7 +32,7 @@ Downloader = Annotated[Actor, Depends(Require(Permission.EVIDENCE_DOWNLOAD))]
 Verifier = Annotated[Actor, Depends(Require(Permission.EVIDENCE_VERIFY))]
 CustodyReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.CUSTODY_READ))]
 
-_UPLOAD_PROBLEMS = problem_responses(400, 401, 403, 404, 410, 413, 415, 422, 500)
+_UPLOAD_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500)
 
 
 def _multipart_body() -> dict[str, Any]:
@@ -106,7 +106,7 @@ async def upload_evidence_raw(
     "/cases/{case_id}/evidence/sighted",
     response_model=EvidenceRead,
     status_code=201,
-    responses=problem_responses(401, 403, 404, 410, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def record_sighted_document(
     case_id: uuid.UUID,
@@ -195,7 +195,7 @@ def list_custody_events(
     "/evidence/{evidence_id}/derivatives",
     response_model=EvidenceRead,
     status_code=201,
-    responses=problem_responses(401, 403, 404, 410, 422, 500),
+    responses=problem_responses(401, 403, 404, 409, 422, 500),
 )
 def derive_working_copy(
     evidence_id: uuid.UUID,

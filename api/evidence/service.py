@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -65,6 +66,8 @@ _SERVABLE_PREFIXES = ("image/", "audio/", "video/")
 _SERVABLE_TYPES = frozenset({"application/pdf", "text/plain"})
 _UNSERVABLE_TYPES = frozenset({"image/svg+xml"})
 STATEMENT_VERSION = 1
+#: The receiving software, named in every "received" custody record.
+TOOL = f"Precedent {importlib.metadata.version('precedent')}"
 
 
 # ---- finding items ----------------------------------------------------------------------------------------
@@ -217,7 +220,7 @@ def list_custody(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> l
 
 
 def check_upload_allowed(*, ctx: AppContext, actor: Actor, case_id: uuid.UUID) -> None:
-    """Refuse before any byte is read: 404 for a case the actor cannot see, 403 if read-only, 410 if retracted."""
+    """Refuse before any byte is read: 404 for a case the actor cannot see, 403 if read-only, 409 if retracted."""
     with ctx.db.session(write=False) as session:
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
 
@@ -305,8 +308,13 @@ def record_upload(
     head: bytes,
     meta: EvidenceUploadMeta,
     filename: str | None,
+    via: str,
 ) -> EvidenceRead:
-    """File received bytes (already at their content address) as a new evidence item of the case."""
+    """File received bytes (already at their content address) as a new evidence item of the case.
+
+    ``via`` names how the bytes arrived (``multipart`` or ``raw``), recorded with the custody event as ISO/IEC
+    27037 asks of an acquisition (who, when, how, with which tool).
+    """
     facts = _inspect_blob(ctx=ctx, stored=stored, head=head)
     with ctx.db.write_session() as session:
         # Checked again: the case may have been retracted or reassigned while the body arrived.
@@ -332,7 +340,7 @@ def record_upload(
             action=CustodyAction.RECEIVED,
             evidence_id=item.id,
             object_digest=stored.digest,
-            details={"size": stored.size, "media_type": blob.media_type},
+            details={"size": stored.size, "media_type": blob.media_type, "via": via, "tool": TOOL},
         )
     return evidence_to_read(item=item, blob=blob)
 

@@ -112,6 +112,7 @@ async def upload_raw(
         head=received.head,
         meta=meta,
         filename=receive.clean_filename(filename),
+        via="raw",
     )
 
 
@@ -145,6 +146,7 @@ async def upload_multipart(
         head=received.head,
         meta=meta,
         filename=received.filename,
+        via="multipart",
     )
 
 

@@ -78,7 +78,12 @@ def test_documenter_uploads_a_photo_and_sees_its_sha256(
     (received,) = events(client, documenter, item["id"])
     assert received["action"] == "received"
     assert received["object_digest"] == item["digest"]
-    assert received["details"] == {"size": len(photo), "media_type": "image/jpeg"}
+    assert received["details"] == {
+        "size": len(photo),
+        "media_type": "image/jpeg",
+        "via": "multipart",
+        "tool": "Precedent 0.1.0",
+    }
 
 
 def test_raw_put_takes_metadata_from_the_query_and_the_digest_from_a_header(
@@ -454,3 +459,18 @@ def test_bytes_already_known_to_be_damaged_are_not_filed_again(
         500,
     )
     assert problem["type"] == "/problems/integrity-failure"
+
+
+def test_a_retracted_case_takes_no_new_evidence(
+    client: TestClient, ctx: AppContext, documenter: Account
+) -> None:
+    case = create_case(client, documenter)
+    response = client.post(
+        f"{API}/cases/{case['id']}/retract",
+        json={"reason": "entered twice"},
+        headers={**documenter.headers, "If-Match": '"v1"'},
+    )
+    ok(response)
+    assert upload(client, documenter, case["id"], b"late", status=409)["type"] == "/problems/conflict"
+    assert put_raw(client, documenter, case["id"], b"late", status=409)["type"] == "/problems/conflict"
+    stored_nothing(ctx)
