@@ -80,4 +80,4 @@ def test_two_processes_and_eight_clients_lose_no_edit_and_count_exactly(
         numbers = sorted(int(c["reference"].rsplit("-", 1)[1]) for c in listed["items"])
         # unique and gapless across processes
         assert numbers == list(range(1, 2 + CLIENTS * CASES_PER_CLIENT))
-    print(f"412 conflicts answered and retried: {sum(conflicts.values())}")  # noqa: T201 (a figure for the record)
+    print(f"412 conflicts answered and retried: {sum(conflicts.values())}")

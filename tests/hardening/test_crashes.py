@@ -112,4 +112,4 @@ def test_sigkill_during_uploads_and_edits_loses_nothing_acknowledged(
         server.stop()
     print(
         f"crashes: {kills} SIGKILLs during uploads and edits, {len(acknowledged)} acknowledged uploads intact"
-    )  # noqa: T201
+    )

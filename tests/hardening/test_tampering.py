@@ -102,7 +102,7 @@ def test_every_flipped_byte_in_blobs_and_ledger_rows_is_caught_and_named(
     assert (
         _findings(ctx) == []
     )  # every repair restored a clean store: the checks have no memory of old damage
-    print(f"tampering: {caught} flips in blobs and ledger rows, {caught} caught")  # noqa: T201 (a figure for the record)
+    print(f"tampering: {caught} flips in blobs and ledger rows, {caught} caught")
 
 
 def test_every_flipped_byte_in_an_exported_bundle_is_caught(
@@ -154,7 +154,7 @@ def test_every_flipped_byte_in_an_exported_bundle_is_caught(
         else:
             caught += 1
     assert caught + harmless == FLIPS * 4
-    print(  # noqa: T201 (a figure for the record)
+    print(
         f"tampering: {FLIPS * 4} flips in a bundle: {caught} caught ({named} inside a file, each named), "
         f"{harmless} in zip bookkeeping that changed no file"
     )
@@ -182,4 +182,4 @@ def test_no_single_bit_flip_anywhere_in_a_bundle_changes_its_content_unnoticed(
                     if {name: archive.read(name) for name in archive.namelist()} != original:
                         missed.append((offset, bit))
     assert missed == []
-    print(f"tampering: {2 * len(blob)} single-bit flips over every byte of a bundle, none missed")  # noqa: T201
+    print(f"tampering: {2 * len(blob)} single-bit flips over every byte of a bundle, none missed")
