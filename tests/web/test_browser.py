@@ -49,10 +49,12 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -146,11 +148,22 @@ def _fill(driver: WebDriver, name: str, value: str) -> None:
     field.send_keys(value)
 
 
+def _gone(element: WebElement) -> bool:
+    """True once the element's page has been replaced. Chrome reports a node of a page that is being torn down
+    either as stale or, mid-navigation, as an inspector error ("Node ... does not belong to the document");
+    both mean the old page is gone."""
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
+
+
 def _click(driver: WebDriver, text: str) -> None:
     """Click a link or button by its text and wait for the next page (every click here navigates)."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//*[self::a or self::button][normalize-space()='{text}']").click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(lambda _driver: _gone(page))
     WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
 
 
