@@ -84,8 +84,9 @@ def _insert(executor: Executor, rows: list[dict[str, Any]]) -> None:
     if _is_postgres(executor):
         # Computed by the server from the same words; bound parameters, never string-built SQL.
         statement = statement.values(
-            tsv=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), sa.bindparam("body"))
+            tsv=sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), sa.bindparam("tsv_body"))
         )
+        rows = [{**row, "tsv_body": row["body"]} for row in rows]
     executor.execute(statement, rows)
 
 

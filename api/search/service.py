@@ -101,7 +101,12 @@ def search_cases(
     if sort == "relevance":
         if not filters.terms:
             raise ValidationProblem.single("query.sort", "sort=relevance needs q", "missing")
-        hits = text_match(session=session, actor=actor, terms=filters.terms).subquery()
+        # MATERIALIZED: SQLite refuses bm25() once the subquery is flattened into the GROUP BY.
+        hits = (
+            text_match(session=session, actor=actor, terms=filters.terms)
+            .cte("hits")
+            .prefix_with("MATERIALIZED")
+        )
         scores = (
             select(hits.c.case_id, sa.func.max(hits.c.score).label("score"))
             .group_by(hits.c.case_id)
