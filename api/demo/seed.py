@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -571,23 +572,31 @@ def _reserve_references(conn: sa.Connection, years: Iterable[int]) -> dict[int, 
     return blocks
 
 
-def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    from psycopg.types.json import Jsonb
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
+
+def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     columns = list(rows[0])
     json_columns = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     names = ", ".join(f'"{c}"' for c in columns)
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # names come from the model
         for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
+            # JSON goes as text in COPY's text format; the server parses it into jsonb.
+            copy.write_row([_json_text(row[c]) if c in json_columns else row[c] for c in columns])
 
 
 def _insert_many(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """executemany through the plain driver, with the column types' own bind processors (UUID, UTC, JSON)."""
     dialect = conn.dialect
     columns = list(rows[0])
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    processors = [
+        _json_text
+        if isinstance(table.c[name].type, sa.JSON)
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
     pairs = list(zip(columns, processors, strict=True))
     params = [tuple(row[c] if p is None else p(row[c]) for c, p in pairs) for row in rows]
     names = ", ".join(f'"{c}"' for c in columns)
@@ -648,16 +657,13 @@ def _rebuild_text_index(db: Database) -> str:
     if rebuild is None:
         return "no full-text index in this version"
     accepted = inspect.signature(rebuild).parameters
-    with db.session(write=True) as session:
-        kwargs: dict[str, Any] = {}
-        if "session" in accepted:
-            kwargs["session"] = session
-        if "engine" in accepted:
-            kwargs["engine"] = db.write_engine
-        if "db" in accepted:
-            kwargs["db"] = db
-        rebuild(**kwargs)
-        session.commit()
+    if "connection" in accepted:
+        with db.write_engine.begin() as conn:
+            rebuild(connection=conn)
+    else:
+        with db.session(write=True) as session:
+            rebuild(session=session)
+            session.commit()
     return "full-text index rebuilt"
 
 
