@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -55,15 +55,17 @@ COLUMNS = (
     "created_at",
     "updated_at",
 )
-# Columns holding text someone typed: the ones a spreadsheet could be tricked into running.
-_FREE_TEXT = frozenset({"title", "region", "place", "employer", "sector", "tags"})
 CHUNK_BYTES = 64 * 1024
 BATCH_ROWS = 2_000
 SEPARATOR = ";"
 
 
 def research_statement(conditions: Sequence[sa.ColumnElement[bool]]) -> sa.Select[*tuple[Any, ...]]:
-    """The one query behind a research export: case columns plus per-case aggregates, oldest event first."""
+    """The one query behind a research export: case columns plus per-case aggregates, oldest event first.
+
+    Columns come back as the driver gives them (no ORM type conversion: it cost more than the query), and
+    `_values` puts them in one form for both databases.
+    """
     victim = InvolvementRole.VICTIM.value
     categories = (
         sa.select(sa.func.aggregate_strings(col(CaseCategory.code), SEPARATOR))
@@ -75,51 +77,72 @@ def research_statement(conditions: Sequence[sa.ColumnElement[bool]]) -> sa.Selec
         .where(col(CaseTag.case_id) == col(Case.id))
         .scalar_subquery()
     )
-    victims = (
-        sa.select(sa.func.count())
-        .where(col(Involvement.case_id) == col(Case.id), col(Involvement.role) == victim)
-        .scalar_subquery()
-    )
+    # One entry per victim (covered by ix_involvement_case_role_status): the count is the number of entries.
     statuses = (
         sa.select(
             sa.func.aggregate_strings(sa.func.coalesce(col(Involvement.victim_status), "unknown"), SEPARATOR)
         )
-        .where(col(Involvement.case_id) == col(Case.id), col(Involvement.role) == victim)
+        .where(
+            col(Involvement.case_id) == col(Case.id),
+            col(Involvement.role) == victim,
+            col(Involvement.retracted_at).is_(None),
+        )
         .scalar_subquery()
     )
-    statement = (
-        sa.select(
-            col(Case.reference),
-            col(Case.id),
-            col(Case.title),
-            col(Case.occurred_from),
-            col(Case.occurred_to),
-            col(Case.date_precision),
-            col(Case.date_lo),
-            col(Case.date_hi),
-            col(Case.country),
-            col(Case.region),
-            col(Case.place),
-            col(Case.employer),
-            col(Case.sector),
-            col(Case.location_type),
-            col(Case.violation_status),
-            col(Case.status),
-            col(Case.confidentiality),
-            col(Case.urgent),
-            col(Case.language),
-            col(Case.primary_category),
-            categories.label("categories"),
-            tags.label("tags"),
-            victims.label("victims"),
-            statuses.label("victim_statuses"),
-            col(Case.created_at),
-            col(Case.updated_at),
+    raw = [
+        sa.type_coerce(column, sa.String() if name != "urgent" else sa.Integer())
+        for name, column in (
+            ("reference", Case.reference),
+            ("id", Case.id),
+            ("title", Case.title),
+            ("occurred_from", Case.occurred_from),
+            ("occurred_to", Case.occurred_to),
+            ("date_precision", Case.date_precision),
+            ("date_lo", Case.date_lo),
+            ("date_hi", Case.date_hi),
+            ("country", Case.country),
+            ("region", Case.region),
+            ("place", Case.place),
+            ("employer", Case.employer),
+            ("sector", Case.sector),
+            ("location_type", Case.location_type),
+            ("violation_status", Case.violation_status),
+            ("status", Case.status),
+            ("confidentiality", Case.confidentiality),
+            ("urgent", Case.urgent),
+            ("language", Case.language),
+            ("primary_category", Case.primary_category),
         )
+    ]
+    stamps = [
+        sa.type_coerce(col(Case.created_at), sa.String()),
+        sa.type_coerce(col(Case.updated_at), sa.String()),
+    ]
+    statement = (
+        sa.select(*raw, categories, tags, statuses, *stamps)
         .where(*conditions)
         .order_by(col(Case.date_lo), col(Case.id))
     )
     return statement
+
+
+def _text(value: Any) -> str:
+    """A date as ISO text (SQLite gives text already, PostgreSQL a date)."""
+    return value if value.__class__ is str else value.isoformat()
+
+
+def _uuid(value: Any) -> str:
+    """A UUID in its canonical form (SQLite stores 32 hex digits, PostgreSQL gives a UUID)."""
+    if value.__class__ is str and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(value)
+
+
+def _stamp(value: Any) -> str:
+    """A UTC timestamp as ISO 8601 with its offset (SQLite stores naive UTC text)."""
+    if value.__class__ is str:
+        return value.replace(" ", "T", 1) + ("" if "+" in value[10:] else "+00:00")
+    return value.astimezone(UTC).isoformat()  # type: ignore[no-any-return]
 
 
 def _categories(joined: str | None, primary: str | None) -> list[str]:
@@ -137,37 +160,48 @@ def _statuses(joined: str | None) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _record(row: Sequence[Any]) -> dict[str, Any]:
-    """One case as a JSON-ready mapping (lists and counts kept structured)."""
-    record = dict(zip(COLUMNS, row, strict=True))
-    record["id"] = str(record["id"])
-    record["categories"] = _categories(record["categories"], record["primary_category"])
-    record["tags"] = sorted(record["tags"].split(SEPARATOR)) if record["tags"] else []
-    record["victim_statuses"] = _statuses(record["victim_statuses"])
-    return record
+def _values(row: Sequence[Any]) -> list[Any]:
+    """One row in the export's form, in COLUMNS order: text, bool, int, lists and a status count mapping."""
+    values = list(row[:20])
+    values[1] = _uuid(values[1])
+    for i in (3, 6, 7):
+        values[i] = _text(values[i])
+    if values[4] is not None:
+        values[4] = _text(values[4])
+    values[17] = bool(values[17])
+    statuses = _statuses(row[22])
+    values += [
+        _categories(row[20], values[19]),
+        sorted(row[21].split(SEPARATOR)) if row[21] else [],
+        sum(statuses.values()),
+        statuses,
+        _stamp(row[23]),
+        _stamp(row[24]),
+    ]
+    return values
 
 
-def _csv_cell(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        value = SEPARATOR.join(value)
-    elif isinstance(value, dict):
-        value = SEPARATOR.join(f"{key}={count}" for key, count in value.items())
-    text = str(value)
-    return spreadsheet_safe(text) if name in _FREE_TEXT else text
+_CSV_FREE_TEXT = tuple(COLUMNS.index(name) for name in ("title", "region", "place", "employer", "sector"))
 
 
-def _csv_rows(records: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+def _csv_cells(values: list[Any]) -> list[Any]:
+    cells = values.copy()
+    for i in _CSV_FREE_TEXT:
+        if cells[i]:
+            cells[i] = spreadsheet_safe(cells[i])
+    cells[17] = "true" if cells[17] else "false"
+    cells[20] = SEPARATOR.join(cells[20])
+    cells[21] = spreadsheet_safe(SEPARATOR.join(cells[21]))
+    cells[23] = SEPARATOR.join(f"{key}={count}" for key, count in cells[23].items())
+    return cells
+
+
+def _csv_rows(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for record in records:
-        writer.writerow([_csv_cell(name, record[name]) for name in COLUMNS])
+    for values in rows:
+        writer.writerow(_csv_cells(values))
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -175,10 +209,10 @@ def _csv_rows(records: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _ndjson_rows(records: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+def _ndjson_rows(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     chunk = bytearray()
-    for record in records:
-        chunk += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    for values in rows:
+        chunk += orjson.dumps(dict(zip(COLUMNS, values, strict=True)), option=orjson.OPT_APPEND_NEWLINE)
         if len(chunk) >= CHUNK_BYTES:
             yield bytes(chunk)
             chunk.clear()
@@ -186,8 +220,8 @@ def _ndjson_rows(records: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         yield bytes(chunk)
 
 
-def iter_records(*, db: Database, conditions: Sequence[sa.ColumnElement[bool]]) -> Iterator[dict[str, Any]]:
-    """Yield the matching cases one record at a time from a single statement."""
+def iter_rows(*, db: Database, conditions: Sequence[sa.ColumnElement[bool]]) -> Iterator[list[Any]]:
+    """Yield the matching cases one row (in COLUMNS order) at a time from a single statement."""
     statement = research_statement(conditions)
     with db.session(write=False) as session:
         # One statement, so one snapshot on both databases, however long the client takes to read.
@@ -198,7 +232,7 @@ def iter_records(*, db: Database, conditions: Sequence[sa.ColumnElement[bool]]) 
         )
         for batch in result.partitions():
             for row in batch:
-                yield _record(row)
+                yield _values(row)
 
 
 def stream_research_export(
@@ -215,11 +249,11 @@ def stream_research_export(
     rows = 0
     complete = False
 
-    def counted() -> Iterator[dict[str, Any]]:
+    def counted() -> Iterator[list[Any]]:
         nonlocal rows
-        for record in iter_records(db=db, conditions=conditions):
+        for values in iter_rows(db=db, conditions=conditions):
             rows += 1
-            yield record
+            yield values
 
     try:
         yield from _csv_rows(counted()) if fmt == "csv" else _ndjson_rows(counted())
