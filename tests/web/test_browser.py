@@ -2,13 +2,15 @@
 server started on a free port. Screenshots go to test-artifacts/browser/ (look at them).
 
 1. A documenter with JavaScript switched off (Tor Browser's safest level) signs in, switches to Belarusian,
-   records a case with a testimony, corrects a mistake the server pointed out, and finds the case in the list.
+   records a case with a testimony and a photo (and sees the photo's SHA-256), corrects a mistake the server
+   pointed out, and finds the case in the list.
 2. With JavaScript on, a researcher finds a case through the list filters, reads it without any identity,
    opens the printable sheet, and the API explorer at /docs runs offline without breaking its CSP.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -22,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, TEST_SECRET, Account
+from tests.factories import make_jpeg
 from tests.web.world import CANARY
 
 pytestmark = pytest.mark.browser
@@ -218,12 +221,27 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         assert CANARY not in driver.page_source
         _shot(driver, shots, "07-case-with-testimony")
 
+        # A photo of the dismissal order, as a phone would take it (a real JPEG with camera EXIF).
+        photo = make_jpeg(gps=False, color=(240, 235, 220), size=(320, 240))
+        photo_path = tmp_path / "загад.jpg"
+        photo_path.write_bytes(photo)
+        _fill(driver, "description", "Фота загада аб звальненні")
+        _fill(driver, "captured_on", "20.04.2022")
+        driver.find_element(By.NAME, "file").send_keys(str(photo_path))
+        _shot(driver, shots, "08-upload-form")
+        _click(driver, "Загрузіць файл")
+        assert "Файл атрыманы і захаваны." in driver.find_element(By.CSS_SELECTOR, ".notice").text
+        evidence = driver.find_element(By.CSS_SELECTOR, "article.evidence").text
+        assert f"sha256:{hashlib.sha256(photo).hexdigest()}" in evidence
+        assert "image/jpeg" in evidence and "Фота загада аб звальненні" in evidence
+        _shot(driver, shots, "09-photo-with-digest")
+
         _click(driver, "Справы")
         Select(driver.find_element(By.NAME, "country")).select_by_value("BY")
         _click(driver, "Паказаць")
         driver.find_element(By.LINK_TEXT, title)
         assert "Знойдзена 1 справа." in driver.page_source
-        _shot(driver, shots, "08-case-list")
+        _shot(driver, shots, "10-case-list")
     finally:
         driver.quit()
 

@@ -38,6 +38,9 @@ PAGES: dict[str, dict[str, int]] = {
     "/cases/{case}/print": OWN_CASE,
     "/cases/{case}/involvements/new": WRITE_CASE,
     "/cases/{case}/testimonies/new": WRITE_CASE,
+    "/cases/{case}/evidence/new": WRITE_CASE,
+    # Researchers may see evidence and its digests but not download the bytes.
+    "/evidence/{evidence}/content": {**OWN_CASE, "researcher": 403},
     "/people": ALL,
     "/people/new": WRITERS,
     "/people/{person}": OWN_CASE,
@@ -64,12 +67,12 @@ def page_paths() -> set[str]:
     paths = set()
     for route in _walk(web_routes.router):
         if "GET" in route.methods:
-            paths.add(re.sub(r"\{(case|person|consent)_id\}", r"{\1}", route.path))
+            paths.add(re.sub(r"\{(case|person|consent|evidence)_id\}", r"{\1}", route.path))
     return paths
 
 
 def fill(path: str, world: World) -> str:
-    return path.format(case=world.case, person=world.person, consent=world.consent)
+    return path.format(case=world.case, person=world.person, consent=world.consent, evidence=world.evidence)
 
 
 @pytest.fixture
