@@ -26,6 +26,7 @@ from api.web.collation import sort_key
 from api.web.forms import FormState
 from api.web.labels import FIELD_NAMES, LABELS
 from api.web.session import ANON_CSRF_COOKIE, CSRF_FIELD, WebState, set_cookie, web_state
+from api.web.taxonomy import has_selected, node_label, norm_text, verification_name
 from schemas.countries import ISO_3166_ALPHA2
 
 PAGE_CSP = (
@@ -248,7 +249,15 @@ env.filters.update(
     history_value=history_value,
     filesize=filesize,
     captured=captured,
+    node_label=node_label,
+    norm_text=norm_text,
     number=number,
+)
+env.globals.update(
+    node_label=node_label,
+    norm_text=norm_text,
+    has_selected=has_selected,
+    verification_name=verification_name,
 )
 env.globals.update(event_date=event_date, event_period=event_period, typed_date=typed_date)
 

@@ -199,7 +199,12 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         _fill(driver, "occurred_from", "31.04.2022")  # April has 30 days: the server says so
         _fill(driver, "region", "Мінская вобласць")
         Select(driver.find_element(By.NAME, "language")).select_by_value("be")
+        # The taxonomy picker without JavaScript: unfold an area (a <details>), tick a category, mark it main.
+        driver.find_element(By.XPATH, "//summary[code='C']").click()
+        driver.find_element(By.ID, "cat-C.DIS.DISMISSAL").click()
+        driver.find_element(By.ID, "main-C.DIS.DISMISSAL").click()
         _click(driver, "Запісаць справу")
+        assert driver.find_element(By.ID, "cat-C.DIS.DISMISSAL").is_selected(), "the tick survives the error"
         error = driver.find_element(By.ID, "e-occurred_from").text
         assert "Упішыце сапраўдную дату" in error
         assert driver.find_element(By.NAME, "region").get_attribute("value") == "Мінская вобласць"
@@ -208,6 +213,9 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         _click(driver, "Запісаць справу")
         assert "Справа запісаная." in driver.find_element(By.CSS_SELECTOR, ".notice").text
         assert "19 красавіка 2022" in driver.page_source
+        record = driver.find_element(By.CSS_SELECTOR, "dl.record").text
+        assert "Звальненне за членства ў прафсаюзе або прафсаюзную дзейнасць" in record
+        assert "МАП C98" in record  # the norms the category concerns
         _shot(driver, shots, "05-case-recorded")
 
         _click(driver, "Дадаць сведчанне")

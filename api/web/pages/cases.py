@@ -45,6 +45,7 @@ from api.web.labels import ERROR_TYPES
 from api.web.pages.evidence import case_evidence, custody_actors
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
+from api.web.taxonomy import case_categories, picker_tree
 from api.web.templating import render, typed_date
 from schemas.base import Schema, Tag
 from schemas.case import CaseCreate, CaseRead, CaseUpdate, CategoryCode, Country, Retraction
@@ -138,7 +139,7 @@ def case_values(case: CaseRead) -> dict[str, Any]:
         "urgency_reason": case.urgency_reason or "",
         "language": case.language or "",
         "tags": ", ".join(case.tags),
-        "categories": " ".join(case.categories),
+        "categories": list(case.categories),
         "primary_category": case.primary_category or "",
     }
 
@@ -281,6 +282,7 @@ def new_case_form(request: Request, ctx: ContextDep, session: SessionDep, actor:
             "form": state,
             "draft_id": draft_id if values is not None else None,
             "case": None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
             "notice": notice(request.query_params.get("notice")),
         },
     )
@@ -291,7 +293,7 @@ def create_case(
     request: Request, form: SessionForm, ctx: ContextDep, session: SessionDep, actor: Creator
 ) -> Response:
     """Record the case, or save the form as a draft; on bad input show the form again with the errors."""
-    values = form_values(form)
+    values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
         draft_id = _save_draft(
             session=session,
@@ -316,7 +318,12 @@ def create_case(
     return render(
         request,
         "cases/form.html",
-        {"form": state, "draft_id": form_uuid(form.get("draft_id")), "case": None},
+        {
+            "form": state,
+            "draft_id": form_uuid(form.get("draft_id")),
+            "case": None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
+        },
         status_code=422,
     )
 
@@ -409,6 +416,7 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID, ctx: AppCo
         ),
         "testimonies": testimonies,
         "evidence": evidence,
+        "categories": case_categories(session=session, codes=case.categories, primary=case.primary_category),
         "upload_form": FormState(),
         "upload_limit": ctx.settings.max_upload_bytes,
         "usernames": names,
@@ -457,6 +465,7 @@ def edit_case_form(
             "case": case,
             "version": case.version,
             "draft_id": draft_id if values is not None else None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
             "notice": notice(request.query_params.get("notice")),
         },
     )
@@ -473,7 +482,7 @@ def update_case(
 ) -> Response:
     """Save the changes if nobody changed the case meanwhile (the form carries the version it was read at)."""
     row = cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
-    values = form_values(form)
+    values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
         draft_id = _save_draft(
             session=session,
@@ -509,7 +518,13 @@ def update_case(
     return render(
         request,
         "cases/form.html",
-        {"form": state, "case": case, "version": version, "draft_id": form_uuid(form.get("draft_id"))},
+        {
+            "form": state,
+            "case": case,
+            "version": version,
+            "draft_id": form_uuid(form.get("draft_id")),
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
+        },
         status_code=409 if state.general == [_STALE] else 422,
     )
 
