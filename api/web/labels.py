@@ -168,8 +168,24 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-# Field names as shown in the history of changes.
+# Field names as shown in the history of changes and in the error summary of a form.
 FIELD_NAMES: dict[str, str] = {
+    # search and statistics filters
+    "q": N_("Words"),
+    "date_from": N_("From"),
+    "date_to": N_("To"),
+    "victims_min": N_("At least this many victims"),
+    "victims_max": N_("At most this many victims"),
+    "category": N_("Categories"),
+    "category_match": N_("With several categories"),
+    "tag": N_("Tags"),
+    "sort": N_("Order"),
+    "group_by": N_("Count by"),
+    # the evidence upload form
+    "captured_on": N_("Day the photo or copy was made"),
+    "captured_time": N_("Time (Minsk, UTC+3)"),
+    "file": N_("File"),
+    "source": N_("Where the file came from"),
     "title": N_("Title"),
     "summary": N_("Summary"),
     "narrative": N_("What happened"),

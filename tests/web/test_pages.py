@@ -48,6 +48,9 @@ PAGES: dict[str, dict[str, int]] = {
     "/people/{person}/consents/new": WRITE_CASE,
     "/people/{person}/consents/{consent}/withdraw": WRITE_CASE,
     "/organisations": ALL,
+    "/search": ALL,
+    "/stats": ALL,
+    "/stats.csv": ALL,
     "/admin/users": ADMINS,
 }
 # Pages checked elsewhere: the sign-in form is public (test_sessions); a draft redirects to its form (test_forms).
