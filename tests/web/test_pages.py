@@ -26,6 +26,7 @@ OWN_CASE = {**ALL, "documenter2": 404}
 WRITE_CASE = {**OWN_CASE, "researcher": 403}
 WRITERS = {**ALL, "researcher": 403}
 ADMINS = dict.fromkeys(ROLES, 403) | {"admin": 200}
+COORDINATORS = dict.fromkeys(ROLES, 403) | {"admin": 200, "coordinator": 200}
 
 PAGES: dict[str, dict[str, int]] = {
     "/": ALL,
@@ -47,6 +48,11 @@ PAGES: dict[str, dict[str, int]] = {
     "/people/{person}/edit": WRITE_CASE,
     "/people/{person}/consents/new": WRITE_CASE,
     "/people/{person}/consents/{consent}/withdraw": WRITE_CASE,
+    "/cases/{case}/export": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/bundle": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/sheet": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/ituc": COORDINATORS,
+    "/cases/{case}/export/huridocs": COORDINATORS,
     "/organisations": ALL,
     "/search": ALL,
     "/stats": ALL,
