@@ -201,8 +201,11 @@ class Bar:
 
 
 CHART_WIDTH = 640
-BAR_HEIGHT = 22
-BAR_GAP = 6
+#: Each row of a chart: the group's name on a line, its bar below it.
+LABEL_HEIGHT = 17
+BAR_HEIGHT = 16
+BAR_GAP = 9
+ROW_HEIGHT = LABEL_HEIGHT + BAR_HEIGHT + BAR_GAP
 #: Bars drawn at most; the table always lists every group.
 MAX_BARS = 40
 
@@ -217,7 +220,7 @@ def chart_bars(stats: StatsRead) -> list[Bar]:
             label=g.label,
             cases=g.cases,
             people=g.people,
-            y=i * (BAR_HEIGHT + BAR_GAP),
+            y=i * ROW_HEIGHT,
             width=round(g.cases / largest * (CHART_WIDTH - 60), 1),
         )
         for i, g in enumerate(groups)
@@ -286,7 +289,8 @@ def stats_page(request: Request, session: SessionDep, actor: StatsReader) -> Res
             "chart": {
                 "width": CHART_WIDTH,
                 "bar": BAR_HEIGHT,
-                "height": max(1, len(bars)) * (BAR_HEIGHT + BAR_GAP),
+                "label": LABEL_HEIGHT,
+                "height": max(1, len(bars)) * ROW_HEIGHT,
             },
             "taxonomy_tree": picker_tree(session=session, actor=actor),
             "facets": None,
