@@ -30,6 +30,7 @@ NOTICES = {
     "user_created": N_("The account was created."),
     "user_assigned": N_("The account now works on this case: it can see and change it."),
     "user_updated": N_("The account was changed."),
+    "local_node_added": N_("The category was added. It can be chosen on the case form now."),
     "signed_out": N_("You have signed out."),
 }
 

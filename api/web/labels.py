@@ -181,6 +181,15 @@ FIELD_NAMES: dict[str, str] = {
     "tag": N_("Tags"),
     "sort": N_("Order"),
     "group_by": N_("Count by"),
+    # the local taxonomy node form
+    "parent": N_("Under which category"),
+    "slug": N_("Short name for the code"),
+    "labels.en": N_("Name in English"),
+    "labels.be": N_("Name in Belarusian"),
+    "labels.ru": N_("Name in Russian"),
+    "definition.en": N_("Definition in English"),
+    "definition.be": N_("Definition in Belarusian"),
+    "definition.ru": N_("Definition in Russian"),
     # the evidence upload form
     "captured_on": N_("Day the photo or copy was made"),
     "captured_time": N_("Time (Minsk, UTC+3)"),

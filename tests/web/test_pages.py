@@ -58,6 +58,7 @@ PAGES: dict[str, dict[str, int]] = {
     "/stats": ALL,
     "/stats.csv": ALL,
     "/admin/users": ADMINS,
+    "/admin/taxonomy": ADMINS,
 }
 # Pages checked elsewhere: the sign-in form is public (test_sessions); a draft redirects to its form (test_forms).
 UNMATRIXED = {"/login", "/drafts/{draft_id}"}
