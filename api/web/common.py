@@ -18,6 +18,10 @@ NOTICES = {
     "draft_discarded": N_("The draft was discarded."),
     "involvement_added": N_("The person or organisation was added to the case."),
     "testimony_added": N_("The testimony was recorded."),
+    "evidence_received": N_(
+        "The file was received and stored. Its SHA-256 digest, computed on arrival, is shown below: it proves later "
+        "that the file was not changed."
+    ),
     "person_recorded": N_("The person was recorded."),
     "person_updated": N_("The person was saved."),
     "consent_recorded": N_("The consent was recorded."),
@@ -26,6 +30,7 @@ NOTICES = {
     "user_created": N_("The account was created."),
     "user_assigned": N_("The account now works on this case: it can see and change it."),
     "user_updated": N_("The account was changed."),
+    "local_node_added": N_("The category was added. It can be chosen on the case form now."),
     "signed_out": N_("You have signed out."),
 }
 

@@ -46,6 +46,10 @@ class FormState:
         value = self.values.get(name, [])
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
+    def selected_codes(self, name: str) -> list[str]:
+        """Codes ticked as repeated checkboxes or typed into one field (taxonomy categories)."""
+        return code_list(self.values, name)
+
     def checked(self, name: str) -> bool:
         return self.value(name) in ("on", "true", "1", "yes")
 

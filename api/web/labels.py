@@ -126,6 +126,39 @@ LABELS: dict[str, dict[str, str]] = {
         "withdraw": N_("withdrawn"),
         "assign": N_("assigned"),
     },
+    "evidence_kind": {
+        "photo": N_("Photo"),
+        "video": N_("Video"),
+        "audio": N_("Audio recording"),
+        "document": N_("Document"),
+        "screenshot": N_("Screenshot"),
+        "message": N_("Message"),
+        "official_record": N_("Official record"),
+        "court_record": N_("Court record"),
+        "web_page": N_("Web page"),
+        "other": N_("Other"),
+    },
+    "evidence_form": {
+        "file": N_("Original file"),
+        "working_copy": N_("Working copy"),
+        "sighted": N_("Seen, not copied"),
+    },
+    "custody_action": {
+        "received": N_("received and hashed"),
+        "recorded": N_("recorded"),
+        "verified": N_("verified (rehashed)"),
+        "viewed": N_("viewed"),
+        "downloaded": N_("downloaded"),
+        "derived": N_("working copy made"),
+        "exported": N_("exported"),
+        "transferred": N_("transferred"),
+        "retracted": N_("retracted"),
+    },
+    "integrity": {
+        "ok": N_("intact"),
+        "mismatch": N_("DAMAGED: the bytes no longer match the digest"),
+        "missing": N_("MISSING from the store"),
+    },
     "draft_form": {
         "case": N_("New case"),
         "case_edit": N_("Case changes"),
@@ -135,8 +168,33 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-# Field names as shown in the history of changes.
+# Field names as shown in the history of changes and in the error summary of a form.
 FIELD_NAMES: dict[str, str] = {
+    # search and statistics filters
+    "q": N_("Words"),
+    "date_from": N_("From"),
+    "date_to": N_("To"),
+    "victims_min": N_("At least this many victims"),
+    "victims_max": N_("At most this many victims"),
+    "category": N_("Categories"),
+    "category_match": N_("With several categories"),
+    "tag": N_("Tags"),
+    "sort": N_("Order"),
+    "group_by": N_("Count by"),
+    # the local taxonomy node form
+    "parent": N_("Under which category"),
+    "slug": N_("Short name for the code"),
+    "labels.en": N_("Name in English"),
+    "labels.be": N_("Name in Belarusian"),
+    "labels.ru": N_("Name in Russian"),
+    "definition.en": N_("Definition in English"),
+    "definition.be": N_("Definition in Belarusian"),
+    "definition.ru": N_("Definition in Russian"),
+    # the evidence upload form
+    "captured_on": N_("Day the photo or copy was made"),
+    "captured_time": N_("Time (Minsk, UTC+3)"),
+    "file": N_("File"),
+    "source": N_("Where the file came from"),
     "title": N_("Title"),
     "summary": N_("Summary"),
     "narrative": N_("What happened"),

@@ -8,12 +8,14 @@ because browsers send `Origin: null` on POSTs from a no-referrer page, which wou
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
+from babel.numbers import format_decimal
+from babel.units import format_unit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -24,6 +26,7 @@ from api.web.collation import sort_key
 from api.web.forms import FormState
 from api.web.labels import FIELD_NAMES, LABELS
 from api.web.session import ANON_CSRF_COOKIE, CSRF_FIELD, WebState, set_cookie, web_state
+from api.web.taxonomy import has_selected, node_label, norm_text, verification_name
 from schemas.countries import ISO_3166_ALPHA2
 
 PAGE_CSP = (
@@ -113,6 +116,23 @@ def fmt_datetime(value: datetime | None) -> str:
     return format_datetime(value, "medium", tzinfo=value.tzinfo, locale=_lang()) + " UTC"
 
 
+#: Belarus keeps UTC+3 all year: when a photo was taken is typed and shown in Minsk time.
+MINSK = timezone(timedelta(hours=3))
+#: The time the upload form records for a day typed without a time (the middle of the day in Minsk, so the
+#: date is the same from UTC−9 to UTC+14); shown as the day alone.
+DAY_ONLY = time(12, 0)
+
+
+def captured(value: datetime | None) -> str:
+    """When a file was made, in Minsk time: '20 Apr 2022, 14:30 (UTC+3)', or the day alone if no time was given."""
+    if value is None:
+        return ""
+    local = value.astimezone(MINSK)
+    if local.timetz().replace(tzinfo=None) == DAY_ONLY:
+        return fmt_date(local.date())
+    return f"{fmt_date(local.date())}, {format_time(local, 'short', locale=_lang())} (UTC+3)"
+
+
 def event_date(value: date | None, precision: str) -> str:
     """A date as precisely as it is known: '2022', 'April 2022', '19 April 2022', '≈ 19 April 2022'."""
     if value is None:
@@ -142,6 +162,27 @@ def typed_date(value: date | None, precision: str) -> str:
     if precision == "month":
         return f"{value.year:04d}-{value.month:02d}"
     return value.isoformat()
+
+
+_SIZE_UNITS = (
+    (1024**3, "digital-gigabyte"),
+    (1024**2, "digital-megabyte"),
+    (1024, "digital-kilobyte"),
+)
+
+
+def filesize(size: int | None) -> str:
+    """A file size for people: '1,4 МБ' (binary multiples, as file managers show them), bytes when small."""
+    if size is None:
+        return ""
+    for factor, unit in _SIZE_UNITS:
+        if size >= factor:
+            return str(format_unit(round(size / factor, 1), unit, length="short", locale=_lang()))
+    return str(format_unit(size, "digital-byte", length="short", locale=_lang()))
+
+
+def number(value: int) -> str:
+    return str(format_decimal(value, locale=_lang()))
 
 
 def query(**params: Any) -> str:
@@ -206,6 +247,17 @@ env.filters.update(
     date=fmt_date,
     datetime=fmt_datetime,
     history_value=history_value,
+    filesize=filesize,
+    captured=captured,
+    node_label=node_label,
+    norm_text=norm_text,
+    number=number,
+)
+env.globals.update(
+    node_label=node_label,
+    norm_text=norm_text,
+    has_selected=has_selected,
+    verification_name=verification_name,
 )
 env.globals.update(event_date=event_date, event_period=event_period, typed_date=typed_date)
 

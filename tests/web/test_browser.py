@@ -2,19 +2,24 @@
 server started on a free port. Screenshots go to test-artifacts/browser/ (look at them).
 
 1. A documenter with JavaScript switched off (Tor Browser's safest level) signs in, switches to Belarusian,
-   records a case with a testimony, corrects a mistake the server pointed out, and finds the case in the list.
-2. With JavaScript on, a researcher finds a case through the list filters, reads it without any identity,
+   records a case with a testimony and a photo (and sees the photo's SHA-256), corrects a mistake the server
+   pointed out, and finds the case in the list.
+2. A documenter records a case with an uploaded scan; a researcher (JavaScript off) finds it through the search
+   page and reads it with the file's digest; a coordinator downloads its evidence bundle from the exports page.
+3. With JavaScript on, a researcher finds a case through the list filters, reads it without any identity,
    opens the printable sheet, and the API explorer at /docs runs offline without breaking its CSP.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, TEST_SECRET, Account
+from tests.factories import make_jpeg
 from tests.web.world import CANARY
 
 pytestmark = pytest.mark.browser
@@ -114,14 +120,19 @@ def live_server(database_url: str, data_dir: Path, tmp_path: Path) -> Iterator[s
         log.close()
 
 
-def _browser(tmp_path: Path, *, javascript: bool) -> WebDriver:
+def _browser(tmp_path: Path, *, javascript: bool, name: str = "", downloads: Path | None = None) -> WebDriver:
     options = Options()
     options.binary_location = CHROMIUM
-    profile = tmp_path / f"chromium-{'js' if javascript else 'nojs'}"
+    profile = tmp_path / f"chromium-{'js' if javascript else 'nojs'}{name}"
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--lang=en-US"):
         options.add_argument(flag)
+    prefs: dict[str, object] = {}
     if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    if downloads is not None:
+        prefs |= {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
@@ -159,10 +170,10 @@ def _gone(element: WebElement) -> bool:
     return False
 
 
-def _click(driver: WebDriver, text: str) -> None:
+def _click(driver: WebDriver, text: str, *, kind: str = "self::a or self::button") -> None:
     """Click a link or button by its text and wait for the next page (every click here navigates)."""
     page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.XPATH, f"//*[self::a or self::button][normalize-space()='{text}']").click()
+    driver.find_element(By.XPATH, f"//*[{kind}][normalize-space()='{text}']").click()
     WebDriverWait(driver, 20).until(lambda _driver: _gone(page))
     WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.TAG_NAME, "main")))
 
@@ -196,7 +207,12 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         _fill(driver, "occurred_from", "31.04.2022")  # April has 30 days: the server says so
         _fill(driver, "region", "Мінская вобласць")
         Select(driver.find_element(By.NAME, "language")).select_by_value("be")
+        # The taxonomy picker without JavaScript: unfold an area (a <details>), tick a category, mark it main.
+        driver.find_element(By.XPATH, "//summary[code='C']").click()
+        driver.find_element(By.ID, "cat-C.DIS.DISMISSAL").click()
+        driver.find_element(By.ID, "main-C.DIS.DISMISSAL").click()
         _click(driver, "Запісаць справу")
+        assert driver.find_element(By.ID, "cat-C.DIS.DISMISSAL").is_selected(), "the tick survives the error"
         error = driver.find_element(By.ID, "e-occurred_from").text
         assert "Упішыце сапраўдную дату" in error
         assert driver.find_element(By.NAME, "region").get_attribute("value") == "Мінская вобласць"
@@ -205,6 +221,9 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         _click(driver, "Запісаць справу")
         assert "Справа запісаная." in driver.find_element(By.CSS_SELECTOR, ".notice").text
         assert "19 красавіка 2022" in driver.page_source
+        record = driver.find_element(By.CSS_SELECTOR, "dl.record").text
+        assert "Звальненне за членства ў прафсаюзе або прафсаюзную дзейнасць" in record
+        assert "МАП C98" in record  # the norms the category concerns
         _shot(driver, shots, "05-case-recorded")
 
         _click(driver, "Дадаць сведчанне")
@@ -218,12 +237,132 @@ def test_documenter_records_a_case_in_belarusian_with_javascript_off(
         assert CANARY not in driver.page_source
         _shot(driver, shots, "07-case-with-testimony")
 
+        # A photo of the dismissal order, as a phone would take it (a real JPEG with camera EXIF).
+        photo = make_jpeg(gps=False, color=(240, 235, 220), size=(320, 240))
+        photo_path = tmp_path / "загад.jpg"
+        photo_path.write_bytes(photo)
+        _fill(driver, "description", "Фота загада аб звальненні")
+        _fill(driver, "captured_on", "20.04.2022")
+        driver.find_element(By.NAME, "file").send_keys(str(photo_path))
+        _shot(driver, shots, "08-upload-form")
+        _click(driver, "Загрузіць файл")
+        assert "Файл атрыманы і захаваны." in driver.find_element(By.CSS_SELECTOR, ".notice").text
+        evidence = driver.find_element(By.CSS_SELECTOR, "article.evidence").text
+        assert f"sha256:{hashlib.sha256(photo).hexdigest()}" in evidence
+        assert "image/jpeg" in evidence and "Фота загада аб звальненні" in evidence
+        _shot(driver, shots, "09-photo-with-digest")
+
         _click(driver, "Справы")
         Select(driver.find_element(By.NAME, "country")).select_by_value("BY")
         _click(driver, "Паказаць")
         driver.find_element(By.LINK_TEXT, title)
         assert "Знойдзена 1 справа." in driver.page_source
-        _shot(driver, shots, "08-case-list")
+        _shot(driver, shots, "10-case-list")
+    finally:
+        driver.quit()
+
+
+def _sign_in(driver: WebDriver, base: str, who: Account, button: str = "Sign in") -> None:
+    driver.get(f"{base}/login")
+    _fill(driver, "username", who.username)
+    _fill(driver, "password", PASSWORD)
+    _click(driver, button)
+
+
+def _png() -> bytes:
+    """A small real PNG: a scan of a document, as a phone app would save it."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 160), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    for y in range(20, 150, 12):
+        draw.line((20, y, 220, y), fill=(60, 60, 60), width=2)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_case_with_a_file_is_found_through_search_and_its_bundle_downloaded(
+    live_server: str,
+    documenter: Account,
+    researcher: Account,
+    coordinator: Account,
+    tmp_path: Path,
+    shots: Path,
+) -> None:
+    scan = _png()
+    scan_path = tmp_path / "dismissal-order.png"
+    scan_path.write_bytes(scan)
+    digest = f"sha256:{hashlib.sha256(scan).hexdigest()}"
+    title = "Dismissal of the union chair at Naftan refinery"
+
+    driver = _browser(tmp_path, javascript=True, name="-documenter")
+    try:
+        _sign_in(driver, live_server, documenter)
+        _click(driver, "New case")
+        _fill(driver, "title", title)
+        _fill(driver, "summary", "Dismissed two days after the union meeting at the refinery.")
+        _fill(driver, "occurred_from", "12.03.2023")
+        _fill(driver, "employer", "Naftan")
+        driver.find_element(By.XPATH, "//summary[code='C']").click()
+        driver.find_element(By.ID, "cat-C.DIS.DISMISSAL").click()
+        _click(driver, "Record the case")
+        assert "The case was recorded." in driver.find_element(By.CSS_SELECTOR, ".notice").text
+        _fill(driver, "description", "Scan of the dismissal order")
+        driver.find_element(By.NAME, "file").send_keys(str(scan_path))
+        _click(driver, "Upload the file")
+        assert digest in driver.find_element(By.CSS_SELECTOR, "article.evidence").text
+        assert "image/png" in driver.find_element(By.CSS_SELECTOR, "article.evidence").text
+        _shot(driver, shots, "01-documenter-uploaded")
+    finally:
+        driver.quit()
+
+    driver = _browser(tmp_path, javascript=False, name="-researcher")
+    try:
+        _sign_in(driver, live_server, researcher)
+        _click(driver, "Search")
+        _fill(driver, "q", "refinery union")
+        _fill(driver, "date_from", "2023")
+        _click(driver, "Search", kind="self::button")  # the form's button, not the menu's link
+        results = driver.find_element(By.CSS_SELECTOR, "section.results").text
+        assert "1 case found." in results and title in results
+        assert driver.find_elements(By.CSS_SELECTOR, "p.snippet mark"), "the matched words are marked"
+        _shot(driver, shots, "02-researcher-search")
+        _click(driver, title)
+        evidence = driver.find_element(By.CSS_SELECTOR, "article.evidence").text
+        assert digest in evidence and "dismissal-order.png" not in evidence
+        assert not driver.find_elements(By.LINK_TEXT, "Download the file")
+        _shot(driver, shots, "03-researcher-case")
+        _click(driver, "Statistics")
+        _shot(driver, shots, "04-researcher-statistics")
+    finally:
+        driver.quit()
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver = _browser(tmp_path, javascript=True, name="-coordinator", downloads=downloads)
+    try:
+        _sign_in(driver, live_server, coordinator)
+        driver.get(f"{live_server}/search?q=Naftan")
+        _click(driver, title)
+        _click(driver, "Export")
+        assert "Withheld for lack of consent" in driver.page_source
+        _shot(driver, shots, "05-coordinator-export")
+        driver.find_element(By.LINK_TEXT, "Evidence bundle (ZIP, BagIt)").click()
+        deadline = time.monotonic() + 30
+        zips: list[Path] = []
+        while time.monotonic() < deadline and not zips:
+            zips = [p for p in downloads.glob("*.zip") if p.stat().st_size > 0]
+            time.sleep(0.2)
+        assert zips, "the bundle was downloaded"
+        time.sleep(0.5)
+        with zipfile.ZipFile(zips[0]) as bag:
+            names = bag.namelist()
+            assert any(n.endswith("bagit.txt") for n in names)
+            manifest = next(n for n in names if n.endswith("/manifest-sha256.txt"))
+            assert hashlib.sha256(scan).hexdigest() in bag.read(manifest).decode()
     finally:
         driver.quit()
 

@@ -26,6 +26,7 @@ OWN_CASE = {**ALL, "documenter2": 404}
 WRITE_CASE = {**OWN_CASE, "researcher": 403}
 WRITERS = {**ALL, "researcher": 403}
 ADMINS = dict.fromkeys(ROLES, 403) | {"admin": 200}
+COORDINATORS = dict.fromkeys(ROLES, 403) | {"admin": 200, "coordinator": 200}
 
 PAGES: dict[str, dict[str, int]] = {
     "/": ALL,
@@ -38,14 +39,26 @@ PAGES: dict[str, dict[str, int]] = {
     "/cases/{case}/print": OWN_CASE,
     "/cases/{case}/involvements/new": WRITE_CASE,
     "/cases/{case}/testimonies/new": WRITE_CASE,
+    "/cases/{case}/evidence/new": WRITE_CASE,
+    # Researchers may see evidence and its digests but not download the bytes.
+    "/evidence/{evidence}/content": {**OWN_CASE, "researcher": 403},
     "/people": ALL,
     "/people/new": WRITERS,
     "/people/{person}": OWN_CASE,
     "/people/{person}/edit": WRITE_CASE,
     "/people/{person}/consents/new": WRITE_CASE,
     "/people/{person}/consents/{consent}/withdraw": WRITE_CASE,
+    "/cases/{case}/export": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/bundle": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/sheet": {**OWN_CASE, "researcher": 403},
+    "/cases/{case}/export/ituc": COORDINATORS,
+    "/cases/{case}/export/huridocs": COORDINATORS,
     "/organisations": ALL,
+    "/search": ALL,
+    "/stats": ALL,
+    "/stats.csv": ALL,
     "/admin/users": ADMINS,
+    "/admin/taxonomy": ADMINS,
 }
 # Pages checked elsewhere: the sign-in form is public (test_sessions); a draft redirects to its form (test_forms).
 UNMATRIXED = {"/login", "/drafts/{draft_id}"}
@@ -64,12 +77,12 @@ def page_paths() -> set[str]:
     paths = set()
     for route in _walk(web_routes.router):
         if "GET" in route.methods:
-            paths.add(re.sub(r"\{(case|person|consent)_id\}", r"{\1}", route.path))
+            paths.add(re.sub(r"\{(case|person|consent|evidence)_id\}", r"{\1}", route.path))
     return paths
 
 
 def fill(path: str, world: World) -> str:
-    return path.format(case=world.case, person=world.person, consent=world.consent)
+    return path.format(case=world.case, person=world.person, consent=world.consent, evidence=world.evidence)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
-from tests.factories import API, add_testimony, create_case, create_person, involve, ok
+from tests.factories import API, add_testimony, create_case, create_person, involve, make_jpeg, ok, upload
 
 # A name that must never appear on a page shown to someone not allowed to read identities.
 CANARY = "Канарэйка Сцяпанаўна Тэставая"
@@ -21,10 +21,12 @@ class World:
     consent: str
     testimony: str
     organisation: str
+    evidence: str
 
 
 def build_world(client: TestClient, documenter: Account) -> World:
-    """A case recorded by `documenter` with a victim (the canary), a testimony, a consent, an employer."""
+    """A case recorded by `documenter` with a victim (the canary), a testimony, a consent, an employer and a
+    photo (whose EXIF holds a GPS position and a camera serial number)."""
     org = ok(
         client.post(
             f"{API}/organisations", json={"name": "Naftan", "kind": "employer"}, headers=documenter.headers
@@ -62,4 +64,7 @@ def build_world(client: TestClient, documenter: Account) -> World:
             headers={**documenter.headers, "If-Match": etag},
         )
     )
-    return World(case["id"], person["id"], consent["id"], testimony["id"], org["id"])
+    photo = upload(
+        client, documenter, case["id"], make_jpeg(), filename="photo.jpg", description="Загад аб звальненні"
+    )
+    return World(case["id"], person["id"], consent["id"], testimony["id"], org["id"], photo["id"])

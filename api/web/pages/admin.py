@@ -15,14 +15,18 @@ from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import SessionDep
-from api.problems import Conflict, ValidationProblem
+from api.problems import Conflict, NotFound, ValidationProblem
+from api.taxonomy import service as taxonomy_service
 from api.web.common import notice
 from api.web.forms import FormState, add_problem_errors, add_validation_errors, checkbox, form_values, text
 from api.web.i18n import N_
+from api.web.labels import ERROR_TYPES
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
+from api.web.taxonomy import picker_tree
 from api.web.templating import render
 from schemas.auth import UserCreate, UserUpdate
+from schemas.taxonomy_api import LocalNodeCreate
 
 router = APIRouter(route_class=WebRoute)
 
@@ -131,3 +135,89 @@ def update_user(
         update_errors=errors,
         status_code=422,
     )
+
+
+# ---- local taxonomy nodes -----------------------------------------------------------------------------------
+
+TaxonomyManager = Annotated[Actor, Depends(WebRequire(Permission.TAXONOMY_MANAGE))]
+
+_CHOOSE_PARENT = N_("Choose where the new category goes.")
+_NODE_EXISTS = N_("A category with this code already exists: choose another short name.")
+_LANGS = ("en", "be", "ru")
+
+
+def _taxonomy_page(
+    request: Request, *, session: Session, actor: Actor, state: FormState, status_code: int = 200
+) -> Response:
+    snap = taxonomy_service.snapshot(session)
+    local = sorted((n for n in snap.nodes.values() if n.local), key=lambda n: n.path)
+    return render(
+        request,
+        "admin/taxonomy.html",
+        {
+            "form": state,
+            "local_nodes": local,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
+            "notice": notice(request.query_params.get("notice")),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/taxonomy")
+def local_taxonomy(request: Request, session: SessionDep, actor: TaxonomyManager) -> Response:
+    """The organisation's own categories, and a form to add one under any category."""
+    return _taxonomy_page(request, session=session, actor=actor, state=FormState())
+
+
+def _place_node_errors(state: FormState, exc: ValidationError) -> None:
+    """Put the schema's errors on the form's fields: a language rule names its language in the message."""
+    for err in exc.errors():
+        parts = [str(p) for p in err.get("loc", ())]
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        name = ".".join(parts)
+        if parts and parts[0] in ("labels", "definition") and len(parts) == 1:
+            lang = message[:2]
+            name = f"{parts[0]}.{lang}" if lang in _LANGS and message[2:8] == " text " else f"{parts[0]}.en"
+        state.add(name or "slug", ERROR_TYPES.get(str(err.get("type")), message))
+
+
+@router.post("/admin/taxonomy")
+def add_local_node(
+    request: Request, form: SessionForm, session: SessionDep, actor: TaxonomyManager
+) -> Response:
+    """Add a local category `<parent>.x-<slug>` (shipped categories stay as they are)."""
+    values = form_values(form)
+    state = FormState(values=values)
+    parent = text(values, "parent")
+    if parent is None:
+        state.add("parent", _CHOOSE_PARENT)
+    data = {
+        "slug": (text(values, "slug") or "").lower(),  # the code is lower case; typing it so is not required
+        "labels": {lang: text(values, f"labels.{lang}") or "" for lang in _LANGS},
+        "definition": {
+            lang: value for lang in _LANGS if (value := text(values, f"definition.{lang}")) is not None
+        },
+    }
+    node_in = None
+    try:
+        node_in = LocalNodeCreate.model_validate(data)
+    except ValidationError as exc:
+        _place_node_errors(state, exc)
+    if node_in is not None and parent is not None and not state.invalid:
+        try:
+            detail = taxonomy_service.add_local_node(
+                session=session, actor=actor, parent_code=parent, node_in=node_in
+            )
+        except NotFound:
+            session.rollback()
+            state.add("parent", _CHOOSE_PARENT)
+        except Conflict:
+            session.rollback()
+            state.add("slug", _NODE_EXISTS)
+        except ValidationProblem as problem:
+            session.rollback()
+            add_problem_errors(state, problem)
+        else:
+            return redirect(f"/admin/taxonomy?notice=local_node_added#node-{detail.node.code}")
+    return _taxonomy_page(request, session=session, actor=actor, state=state, status_code=422)

@@ -42,8 +42,10 @@ from api.web.forms import (
 )
 from api.web.i18n import N_
 from api.web.labels import ERROR_TYPES
+from api.web.pages.evidence import case_evidence, custody_actors
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
+from api.web.taxonomy import case_categories, picker_tree
 from api.web.templating import render, typed_date
 from schemas.base import Schema, Tag
 from schemas.case import CaseCreate, CaseRead, CaseUpdate, CategoryCode, Country, Retraction
@@ -137,7 +139,7 @@ def case_values(case: CaseRead) -> dict[str, Any]:
         "urgency_reason": case.urgency_reason or "",
         "language": case.language or "",
         "tags": ", ".join(case.tags),
-        "categories": " ".join(case.categories),
+        "categories": list(case.categories),
         "primary_category": case.primary_category or "",
     }
 
@@ -280,6 +282,7 @@ def new_case_form(request: Request, ctx: ContextDep, session: SessionDep, actor:
             "form": state,
             "draft_id": draft_id if values is not None else None,
             "case": None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
             "notice": notice(request.query_params.get("notice")),
         },
     )
@@ -290,7 +293,7 @@ def create_case(
     request: Request, form: SessionForm, ctx: ContextDep, session: SessionDep, actor: Creator
 ) -> Response:
     """Record the case, or save the form as a draft; on bad input show the form again with the errors."""
-    values = form_values(form)
+    values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
         draft_id = _save_draft(
             session=session,
@@ -315,7 +318,12 @@ def create_case(
     return render(
         request,
         "cases/form.html",
-        {"form": state, "draft_id": form_uuid(form.get("draft_id")), "case": None},
+        {
+            "form": state,
+            "draft_id": form_uuid(form.get("draft_id")),
+            "case": None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
+        },
         status_code=422,
     )
 
@@ -324,18 +332,25 @@ def create_case(
 
 
 @router.get("/cases/{case_id}")
-def case_page(case_id: uuid.UUID, request: Request, session: SessionDep, actor: Reader) -> Response:
+def case_page(
+    case_id: uuid.UUID, request: Request, ctx: ContextDep, session: SessionDep, actor: Reader
+) -> Response:
     """The case: its record, categories, people (by pseudonym), testimonies, and links to history and sheet."""
     return render(
         request,
         "cases/page.html",
-        _case_context(session, actor, case_id) | {"notice": notice(request.query_params.get("notice"))},
+        _case_context(session, actor, case_id, ctx) | {"notice": notice(request.query_params.get("notice"))},
     )
 
 
 @router.post("/cases/{case_id}/assign")
 def assign_user(
-    case_id: uuid.UUID, request: Request, form: SessionForm, session: SessionDep, actor: Assigner
+    case_id: uuid.UUID,
+    request: Request,
+    form: SessionForm,
+    ctx: ContextDep,
+    session: SessionDep,
+    actor: Assigner,
 ) -> Response:
     """Give a documenter access to the case (coordinators and admins)."""
     try:
@@ -348,18 +363,20 @@ def assign_user(
     except (ValidationProblem, Conflict) as problem:
         session.rollback()
         message = _ALREADY_ASSIGNED if isinstance(problem, Conflict) else _CHOOSE_USER
-        context = _case_context(session, actor, case_id) | {"assign_error": message}
+        context = _case_context(session, actor, case_id, ctx) | {"assign_error": message}
         return render(request, "cases/page.html", context, status_code=422)
     return redirect(f"/cases/{case_id}?notice=user_assigned")
 
 
 @router.get("/cases/{case_id}/print")
-def case_sheet(case_id: uuid.UUID, request: Request, session: SessionDep, actor: Reader) -> Response:
+def case_sheet(
+    case_id: uuid.UUID, request: Request, ctx: ContextDep, session: SessionDep, actor: Reader
+) -> Response:
     """A printable sheet of the case. It never shows identities, only pseudonyms: paper travels."""
-    return render(request, "cases/print.html", _case_context(session, actor, case_id))
+    return render(request, "cases/print.html", _case_context(session, actor, case_id, ctx))
 
 
-def _case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[str, Any]:
+def _case_context(session: Session, actor: Actor, case_id: uuid.UUID, ctx: AppContext) -> dict[str, Any]:
     row = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
     case = cases_service.case_to_read(session=session, case=row)
     involvements = involvements_service.list_involvements(session=session, actor=actor, case_id=case_id)
@@ -368,8 +385,12 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[st
         if actor.can(Permission.TESTIMONY_READ)
         else []
     )
+    evidence = case_evidence(session=session, actor=actor, case_id=case_id)
     names = web_service.usernames(
-        session=session, user_ids={case.created_by, case.updated_by} | {t.taken_by for t in testimonies}
+        session=session,
+        user_ids={case.created_by, case.updated_by}
+        | {t.taken_by for t in testimonies}
+        | custody_actors(evidence),
     )
     editable = case.retracted is None and cases_service.may_edit(session=session, actor=actor, case=row)
     assignable: list[tuple[str, str]] = []
@@ -394,6 +415,10 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID) -> dict[st
             ),
         ),
         "testimonies": testimonies,
+        "evidence": evidence,
+        "categories": case_categories(session=session, codes=case.categories, primary=case.primary_category),
+        "upload_form": FormState(),
+        "upload_limit": ctx.settings.max_upload_bytes,
         "usernames": names,
         "editable": editable,
     }
@@ -440,6 +465,7 @@ def edit_case_form(
             "case": case,
             "version": case.version,
             "draft_id": draft_id if values is not None else None,
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
             "notice": notice(request.query_params.get("notice")),
         },
     )
@@ -456,7 +482,7 @@ def update_case(
 ) -> Response:
     """Save the changes if nobody changed the case meanwhile (the form carries the version it was read at)."""
     row = cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
-    values = form_values(form)
+    values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
         draft_id = _save_draft(
             session=session,
@@ -492,7 +518,13 @@ def update_case(
     return render(
         request,
         "cases/form.html",
-        {"form": state, "case": case, "version": version, "draft_id": form_uuid(form.get("draft_id"))},
+        {
+            "form": state,
+            "case": case,
+            "version": version,
+            "draft_id": form_uuid(form.get("draft_id")),
+            "taxonomy_tree": picker_tree(session=session, actor=actor),
+        },
         status_code=409 if state.general == [_STALE] else 422,
     )
 
