@@ -191,8 +191,7 @@ def case_conditions(
                 col(CaseText.kind) == search_index.CASE,
                 getattr(CaseText, f"{name}_fold") == fold(value.strip()),
             )
-            # The exact spelling also matches a case the index has not seen yet (a bulk load before a rebuild).
-            conditions.append(sa.or_(getattr(Case, name) == value, col(Case.id).in_(folded)))
+            conditions.append(col(Case.id).in_(folded))
     if f.category:
         subtrees = [
             taxonomy_service.subtree_codes(session=session, code=code, field="query.category")
