@@ -77,7 +77,7 @@ def research_statement(conditions: Sequence[sa.ColumnElement[bool]]) -> sa.Selec
         .where(col(CaseTag.case_id) == col(Case.id))
         .scalar_subquery()
     )
-    # One entry per victim (covered by ix_involvement_case_role_status): the count is the number of entries.
+    # One entry per victim (covered by ix_involvement_live_case): the count is the number of entries.
     statuses = (
         sa.select(
             sa.func.aggregate_strings(sa.func.coalesce(col(Involvement.victim_status), "unknown"), SEPARATOR)

@@ -14,8 +14,26 @@ class Involvement(Audited, table=True):
     __table_args__ = (
         sa.CheckConstraint("(person_id IS NULL) <> (organisation_id IS NULL)", name="exactly_one_actor"),
         sa.Index("ix_involvement_role_status", "role", "victim_status"),
-        # Covers "the victims of this case and their statuses" (search filters, statistics, research exports).
-        sa.Index("ix_involvement_case_role_status", "case_id", "role", "victim_status", "retracted_at"),
+        # Search, statistics and research exports read only unretracted involvements; these cover their filters,
+        # counts and the victims-by-status column of an export.
+        sa.Index(
+            "ix_involvement_live_role",
+            "role",
+            "victim_status",
+            "case_id",
+            "person_id",
+            sqlite_where=sa.text("retracted_at IS NULL"),
+            postgresql_where=sa.text("retracted_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_involvement_live_case",
+            "case_id",
+            "role",
+            "victim_status",
+            "person_id",
+            sqlite_where=sa.text("retracted_at IS NULL"),
+            postgresql_where=sa.text("retracted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()

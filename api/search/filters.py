@@ -77,7 +77,7 @@ class SearchFilters:
     updated_since: datetime | None = None
     mine: bool = False
     q: str | None = None
-    terms: tuple[Term, ...] = field(default=(), compare=False)
+    terms: tuple[Term, ...] = field(default=(), compare=False, init=False)
 
     @classmethod
     def from_query(cls, query: CaseFilterQuery) -> SearchFilters:
@@ -86,10 +86,10 @@ class SearchFilters:
         for name, value in values.items():
             if isinstance(value, list):
                 values[name] = tuple(str(v) for v in value)
-        return cls(**values).checked()
+        return cls(**values)
 
-    def checked(self) -> SearchFilters:
-        """Return these filters with the search words parsed; a q without any word is a 422 problem."""
+    def __post_init__(self) -> None:
+        """Check the ranges, read a naive updated_since as UTC and parse the words of q (422 problems)."""
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValidationProblem.single("query.date_from", "date_from is after date_to", "range")
         if (
@@ -98,17 +98,19 @@ class SearchFilters:
             and self.victims_min > self.victims_max
         ):
             raise ValidationProblem.single("query.victims_min", "victims_min is above victims_max", "range")
-        since = self.updated_since
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        terms: tuple[Term, ...] = ()
+        if self.updated_since is not None and self.updated_since.tzinfo is None:
+            object.__setattr__(self, "updated_since", self.updated_since.replace(tzinfo=UTC))
         if self.q is not None:
             terms = tuple(parse_query(self.q))
             if not terms:
                 raise ValidationProblem.single(
                     "query.q", "give at least one word (letters or digits)", "no_words"
                 )
-        return _replace(self, updated_since=since, terms=terms)
+            object.__setattr__(self, "terms", terms)
+
+    def checked(self) -> SearchFilters:
+        """Return these filters (checked on construction; kept for callers that chain it)."""
+        return self
 
     def fingerprint(self) -> str:
         """A short digest of the filters, so a cursor is only accepted with the filters it was made for."""
@@ -116,12 +118,6 @@ class SearchFilters:
         data.pop("terms")
         encoded = json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]
-
-
-def _replace(filters: SearchFilters, **changes: Any) -> SearchFilters:
-    from dataclasses import replace
-
-    return replace(filters, **changes)
 
 
 def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -191,8 +187,7 @@ def case_conditions(
                 col(CaseText.kind) == search_index.CASE,
                 getattr(CaseText, f"{name}_fold") == fold(value.strip()),
             )
-            # The exact spelling also matches a case the index has not seen yet (a bulk load before a rebuild).
-            conditions.append(sa.or_(getattr(Case, name) == value, col(Case.id).in_(folded)))
+            conditions.append(col(Case.id).in_(folded))
     if f.category:
         subtrees = [
             taxonomy_service.subtree_codes(session=session, code=code, field="query.category")

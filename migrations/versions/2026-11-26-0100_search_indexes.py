@@ -1,4 +1,4 @@
-"""Search: the case_text index (FTS5 on SQLite, GIN tsvector on PostgreSQL) and the sort index on updated_at
+"""Search: the case_text index (FTS5 on SQLite, GIN tsvector on PostgreSQL), sort and involvement indexes
 
 Revision ID: 0007
 Revises: 0003
@@ -32,8 +32,25 @@ _SQLITE_FTS = [
 ]
 
 
+_LIVE = sa.text("retracted_at IS NULL")
+
+
 def upgrade() -> None:
     op.create_index("ix_case_record_updated_at_id", "case_record", ["updated_at", "id"], unique=False)
+    op.create_index(
+        "ix_involvement_live_role",
+        "involvement",
+        ["role", "victim_status", "case_id", "person_id"],
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    )
+    op.create_index(
+        "ix_involvement_live_case",
+        "involvement",
+        ["case_id", "role", "victim_status", "person_id"],
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    )
     op.create_table(
         "case_text",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,4 +96,6 @@ def downgrade() -> None:
         op.drop_index(f"ix_case_text_{name}_fold", table_name="case_text")
     op.drop_index(op.f("ix_case_text_case_id"), table_name="case_text")
     op.drop_table("case_text")
+    op.drop_index("ix_involvement_live_case", table_name="involvement")
+    op.drop_index("ix_involvement_live_role", table_name="involvement")
     op.drop_index("ix_case_record_updated_at_id", table_name="case_record")

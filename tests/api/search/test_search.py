@@ -208,10 +208,20 @@ def test_a_year_precision_event_overlaps_a_range_inside_that_year(
     assert "Union leader sentenced for 'extremism'" in titles  # known only as "2020"
 
 
+@pytest.mark.parametrize("plan", ["few", "many"])
 @pytest.mark.parametrize("sort", ["newest", "date", "date_asc", "updated", "relevance"])
 def test_pagination_walks_every_result_once_in_order(
-    client: TestClient, world: World, coordinator: Account, sort: str
+    client: TestClient,
+    world: World,
+    coordinator: Account,
+    sort: str,
+    plan: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from api.search import service
+
+    # "many": take pages by walking the sort index, as for large result sets.
+    monkeypatch.setattr(service, "_FEW", 1000 if plan == "few" else 0)
     params: dict[str, Any] = {"sort": sort}
     if sort == "relevance":
         params["q"] = "звольнены затрымалі"
