@@ -30,6 +30,8 @@ app.add_typer(token_app, name="token")
 taxonomy_app = typer.Typer(help="The precedent taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(custody_app, name="custody")
+demo_app = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 
 def _settings() -> Settings:
@@ -314,6 +316,58 @@ def custody_export_ledger(
     for sha256 in summary.damaged:
         typer.echo(f"warning: stored file sha256:{sha256} is damaged; copied as stored", err=True)
     typer.echo(f"check it with: python -m evidence_store verify {directory}")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    cases: Annotated[int, typer.Option(min=1, help="How many cases to generate.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Cases per transaction.")] = 5000,
+    history: Annotated[
+        bool, typer.Option("--history/--no-history", help="Write a create revision for every record.")
+    ] = True,
+    force: Annotated[bool, typer.Option(help="Seed even in production mode.")] = False,
+) -> None:
+    """Load synthetic, pseudonymous cases (people, involvements, testimonies) for demos and benchmarks."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from api.config import Mode
+    from api.db import Database
+    from api.demo.seed import DemoError, seed_demo
+
+    settings = _settings()
+    if settings.mode is Mode.PRODUCTION and not force:
+        _fail("refusing to load demo data in production mode (pass --force if you really mean it)")
+    db = Database(settings.resolved_database_url)
+    try:
+        with Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        ) as bar:
+            task = bar.add_task("seeding cases", total=cases)
+            report = seed_demo(
+                db=db,
+                cases=cases,
+                seed=seed,
+                batch=batch,
+                history=history,
+                progress=lambda done, _total: bar.update(task, completed=done),
+            )
+    except DemoError as exc:
+        _fail(str(exc))
+    finally:
+        db.dispose()
+    typer.echo(
+        f"seeded {report.cases:,} cases: {report.total_rows:,} rows in {report.seconds:.1f} s "
+        f"({report.rows_per_second:,.0f} rows/s, {report.cases / report.seconds:,.0f} cases/s); "
+        f"{report.text_index}; ANALYZE {report.analyze_seconds:.1f} s"
+    )
+    for table, count in sorted(report.rows.items()):
+        typer.echo(f"  {table:<16} {count:>12,}")
 
 
 @app.command("serve")

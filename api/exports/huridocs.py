@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from api.exports.cells import spreadsheet_safe
 from schemas.export import ExportCase, ExportOrganisation, ExportPerson
 
 # MT 48 types of dates for each precision (an exact day has no type).
@@ -138,7 +139,8 @@ def write_uwazi_csv(cases: list[ExportCase]) -> Iterator[bytes]:
     writer.writerow(UWAZI_COLUMNS)
     for case in cases:
         writer.writerow(
-            [
+            spreadsheet_safe(cell)
+            for cell in [
                 case.title,
                 case.reference,
                 case.occurred_from.isoformat(),

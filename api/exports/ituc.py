@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from api.exports.cells import as_text_cells, spreadsheet_safe
 from schemas.export import ExportCase, ExportOrganisation, ExportPerson
 
 COLUMNS = [
@@ -110,7 +111,7 @@ def write_csv(table: list[dict[str, str]]) -> Iterator[bytes]:
     for row in table:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(row)
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
         yield buffer.getvalue().encode()
 
 
@@ -128,6 +129,7 @@ def write_xlsx(table: list[dict[str, str]]) -> bytes:
             cell.font = Font(bold=True)
         for row in group_rows:
             sheet.append([row[c] for c in COLUMNS])
+            as_text_cells(sheet[sheet.max_row])
     if not book.worksheets:
         book.create_sheet("Entries").append(COLUMNS)
     out = io.BytesIO()

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
+from api.audit import service as audit_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, CurrentActor, Require, SessionDep
-from api.exports import bundle, huridocs, ilo, ituc, sheet
+from api.exports import bundle, huridocs, ilo, ituc, research, sheet
 from api.exports import service as export_service
 from api.problems import PermissionDenied, file_responses, problem_responses
+from api.search.filters import SearchFilters, case_conditions
 from api.taxonomy import service as taxonomy_service
 from schemas.base import Schema
 from schemas.case import Country
@@ -29,6 +31,7 @@ from schemas.export import (
     WithheldItem,
     WithheldPreviewRequest,
 )
+from schemas.search import CaseFilterQuery
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 case_router = APIRouter(prefix="/cases", tags=["exports"])
@@ -37,6 +40,7 @@ IloExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ILO))]
 ItucExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ITUC))]
 HuridocsExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_HURIDOCS))]
 SheetPrinter = Annotated[Actor, Depends(Require(Permission.EXPORT_BUNDLE))]
+ResearchExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_RESEARCH))]
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -224,6 +228,57 @@ class ExportRecordRead(Schema):
     sha256: str
     size: int
     withheld: list[WithheldItem]
+
+
+class ResearchExportQuery(CaseFilterQuery):
+    format: Literal["csv", "ndjson"] = Field(
+        description="CSV (RFC 4180, UTF-8) or NDJSON (one JSON object a line)."
+    )
+
+
+RESEARCH_MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+@router.get(
+    "/research",
+    responses={
+        **problem_responses(401, 403, 422),
+        200: {"content": {m.split(";")[0]: {} for m in RESEARCH_MEDIA.values()}, "description": "The rows"},
+    },
+    response_class=StreamingResponse,
+)
+def research_export(
+    query: Annotated[ResearchExportQuery, Query()],
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: ResearchExporter,
+) -> StreamingResponse:
+    """The cases a search matches, one row each, as CSV or NDJSON, streamed (same filters as `GET /cases`).
+
+    No identities and no free text beyond the title; counts of victims by status. Audited with the filters.
+    """
+    filters = SearchFilters.from_query(query)
+    conditions = case_conditions(session=session, actor=actor, filters=filters)
+    given = query.model_dump(exclude_defaults=True, exclude={"format"}, mode="json")
+
+    def audit(rows: int, complete: bool) -> None:
+        with ctx.db.write_session() as write:
+            audit_service.record(
+                session=write,
+                actor_id=actor.user_id,
+                action="export.research",
+                target_type="export",
+                details={"format": query.format, "filters": given, "rows": rows, "complete": complete},
+            )
+
+    body = research.stream_research_export(db=ctx.db, conditions=conditions, fmt=query.format, on_end=audit)
+    return StreamingResponse(
+        body,
+        media_type=RESEARCH_MEDIA[query.format],
+        headers={
+            "Content-Disposition": f'attachment; filename="precedent-research-{_stamp()}.{query.format}"'
+        },
+    )
 
 
 @router.get("/{export_id}", response_model=ExportRecordRead, responses=problem_responses(401, 404, 422))

@@ -14,6 +14,8 @@ class Involvement(Audited, table=True):
     __table_args__ = (
         sa.CheckConstraint("(person_id IS NULL) <> (organisation_id IS NULL)", name="exactly_one_actor"),
         sa.Index("ix_involvement_role_status", "role", "victim_status"),
+        # Covers "the victims of this case and their statuses" (search filters, statistics, research exports).
+        sa.Index("ix_involvement_case_role_status", "case_id", "role", "victim_status", "retracted_at"),
     )
 
     id: uuid.UUID = uuid_pk()

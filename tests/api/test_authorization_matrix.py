@@ -97,6 +97,7 @@ ASSIGN = (OK, OK, 403, 403, 403)
 CREATE = (OK, OK, OK, OK, 403)
 OWN_EXPORT = (OK, 404, 404, 404, 404)  # the admin made it; only its maker (or an admin) may read its record
 EVIDENCE_HANDLING = (OK, OK, OK, 404, 403)  # download, verify: documenters of the case, never researchers
+RESEARCH = (OK, OK, 403, 403, OK)  # research exports: researchers and coordinators, not documenters
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ RULES: dict[tuple[str, str], Rule] = {
         ASSIGN, lambda w: ILO_REQUEST | {"case_ids": [w.case], "format": "json"}
     ),
     ("GET", "/exports/ituc"): Rule(ASSIGN),
+    ("GET", "/exports/research"): Rule(RESEARCH, send=lambda w: {"params": {"format": "csv"}}),
     ("POST", "/exports/huridocs"): Rule(ASSIGN, lambda w: {"case_ids": [w.case], "audience": "partner"}),
     ("POST", "/exports/preview"): Rule(CASE_WRITE, lambda w: {"case_ids": [w.case], "audience": "ilo"}),
     ("GET", "/exports/{export_id}"): Rule(OWN_EXPORT),

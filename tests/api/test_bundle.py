@@ -171,3 +171,25 @@ def test_the_ilo_complaint_cites_every_exhibit_with_its_sha256(
         f"{API}/exports/ilo-cfa", json={**body, "format": "docx"}, headers=coordinator.headers
     ).content
     assert find(docx, [hashlib.sha256(photo_bytes).hexdigest()]) != []
+
+
+def test_a_damaged_stored_exhibit_never_leaves_as_a_complete_bundle(
+    client: TestClient, coordinator: Account, case_with_evidence: dict, data_dir: Path
+) -> None:
+    item, _ = case_with_evidence["items"]["blob"]
+    digest = item["digest"].removeprefix("sha256:")
+    [stored] = [p for p in data_dir.rglob(f"*{digest}*") if p.is_file()]
+    stored.chmod(0o600)
+    damaged = bytearray(stored.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    stored.write_bytes(bytes(damaged))
+    response = client.get(
+        f"{API}/cases/{case_with_evidence['case']['id']}/bundle",
+        params={"audience": "internal"},
+        headers=coordinator.headers,
+    )
+    # The stream ends before the zip's central directory: the client is left with an unreadable file.
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    custody = ok(client.get(f"{API}/evidence/{item['id']}/custody", headers=coordinator.headers))
+    assert "exported" not in [event["action"] for event in custody]

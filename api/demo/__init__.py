@@ -1,0 +1,1 @@
+"""Synthetic demonstration data: realistic, pseudonymous, reproducible from a seed, loaded in bulk."""

@@ -1,0 +1,639 @@
+"""Researcher search and statistics over HTTP against hand-written SQL on the same stack (issue 5; perf-baselines.md §3).
+
+Seeds a scratch database with `precedent demo seed` (SQLite in a folder of its own, PostgreSQL in the database
+`precedent_bench`), then serves the real application with uvicorn (``--loop uvloop --http httptools``, one
+worker) with extra routes ``/bench/raw/<query>`` added to the same FastAPI app: each runs the same question as
+hand-written SQL through the plain driver (sqlite3 / psycopg, no ORM, no validation) and answers with the same
+JSON shape (``items``/``total``/``next_cursor`` or ``groups``/``total_cases``/``total_people``).
+
+Five researcher questions and one statistics question, asked as a researcher with an API token (the raw routes
+skip authentication, so the ratio includes it). For each: requests per second and p50/p95 latency with
+4 client threads (httpx, keep-alive) after a warm-up, app and raw interleaved, and the ratio app/raw.
+
+    .venv/bin/python bench/bench_search.py [--cases 100000] [--db sqlite|postgres|both] [--seconds 5]
+        [--dir var/bench/search] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres] [--reseed]
+
+A database already seeded with the same number of cases (and seed) is reused; `--reseed` starts afresh.
+"""
+
+# The raw endpoints build SQL text from fixed fragments and "?" placeholders only; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+SECRET = "bench-secret-key-0123456789-0123456789-0123"  # noqa: S105 (a scratch database's key)
+PAGE = 50
+HELD = ("detained", "on_trial", "sentenced")
+
+# name -> (what a researcher asks, the app's endpoint and parameters)
+QUERIES: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
+    "q1_arrests_minsk": (
+        "deprivation of liberty (A.LIB subtree), Minsk Region, since 2021, by date",
+        "/api/v1/cases",
+        [("category", "A.LIB"), ("region", "Minsk Region"), ("date_from", "2021-01-01"), ("sort", "date")],
+    ),
+    "q2_leaf_page": (
+        "one leaf (C.DIS.DISMISSAL), newest first (the default order)",
+        "/api/v1/cases",
+        [("category", "C.DIS.DISMISSAL")],
+    ),
+    "q3_held_state_industry": (
+        "victims still held (detained, on trial, sentenced), sector State industry, since 2021",
+        "/api/v1/cases",
+        [("sector", "State industry"), ("date_from", "2021-01-01"), ("sort", "date")]
+        + [("victim_status", s) for s in HELD],
+    ),
+    "q4_fulltext_be": (
+        "full text q=затрыманне (Belarusian: detention), newest first",
+        "/api/v1/cases",
+        [("q", "затрыманне"), ("sort", "newest")],
+    ),
+    "q5_employer_range": (
+        "employer Belaruskali, 2020-08-01..2021-12-31, by date",
+        "/api/v1/cases",
+        [
+            ("employer", "Belaruskali"),
+            ("date_from", "2020-08-01"),
+            ("date_to", "2021-12-31"),
+            ("sort", "date"),
+        ],
+    ),
+    "q6_stats_category": (
+        "statistics by category (rolled up), Belarus, since 2021",
+        "/api/v1/stats",
+        [("group_by", "category"), ("country", "BY"), ("date_from", "2021-01-01")],
+    ),
+}
+
+
+# ---- the raw endpoints (imported by uvicorn in the server process) ----------------------------------------
+
+
+class Raw:
+    """Hand-written SQL for each query through the plain driver, one connection per server thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.pg = url.startswith("postgresql")
+        self.local = threading.local()
+        conn = self.connect()
+        rows = self.fetch(conn, "SELECT ancestor, descendant FROM taxonomy_closure")
+        self.subtree: dict[str, list[str]] = {}
+        for ancestor, descendant in rows:
+            self.subtree.setdefault(ancestor, []).append(descendant)
+        self.labels = {code: (labels or {}).get("en") for code, labels in self._labels(conn)}
+        self.has_text = bool(
+            self.fetch(
+                conn,
+                "SELECT 1 FROM information_schema.tables WHERE table_name = 'case_text'"
+                if self.pg
+                else "SELECT 1 FROM sqlite_master WHERE name = 'case_text'",
+            )
+        )
+
+    def _labels(self, conn: Any) -> list[tuple[str, dict[str, str]]]:
+        import orjson
+
+        rows = self.fetch(conn, "SELECT code, labels FROM taxonomy_node")
+        return [(code, labels if isinstance(labels, dict) else orjson.loads(labels)) for code, labels in rows]
+
+    def connect(self) -> Any:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            if self.pg:
+                import psycopg
+
+                conn = psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+                conn.prepare_threshold = None  # the generic-plan trap (perf-baselines.md §3b)
+            else:
+                import sqlite3
+
+                path = self.url.removeprefix("sqlite:///")
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self.local.conn = conn
+        return conn
+
+    def fetch(self, conn: Any, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[Any]:
+        if self.pg:
+            sql = sql.replace("?", "%s")
+        return list(conn.execute(sql, params).fetchall())
+
+    # -- helpers
+
+    def _ids(self, value: Any) -> Any:
+        # SQLite stores UUIDs as 32 hex digits; PostgreSQL as uuid.
+        return value.hex if not self.pg and isinstance(value, uuid.UUID) else value
+
+    def _uuid(self, value: Any) -> str:
+        return str(value) if self.pg else str(uuid.UUID(value))
+
+    def _ts(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat()
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).isoformat()
+
+    def _day(self, value: Any) -> str | None:
+        return None if value is None else (value.isoformat() if isinstance(value, date) else str(value))
+
+    def _in(self, values: list[str]) -> str:
+        return ", ".join("?" for _ in values)
+
+    def page(self, where: list[str], params: list[Any], order: str, join: str = "") -> dict[str, Any]:
+        conn = self.connect()
+        base = ["c.retracted_at IS NULL", "c.confidentiality <> 'restricted'", *where]
+        clause = " AND ".join(base)
+        (total,) = self.fetch(conn, f"SELECT count(*) FROM case_record c {join} WHERE {clause}", params)[0]
+        columns = (
+            "c.id, c.reference, c.title, c.summary, c.narrative, c.occurred_from, c.occurred_to, c.date_precision, "
+            "c.date_lo, c.date_hi, c.country, c.region, c.place, c.employer, c.sector, c.status, "
+            "c.confidentiality, c.urgent, c.urgency_reason, c.language, c.primary_category, c.location_type, "
+            "c.violation_status, c.created_by, c.created_at, c.updated_by, c.updated_at, c.version"
+        )
+        # LIMIT as a literal: a bound LIMIT made SQLite pick a date scan (perf-baselines.md §3b).
+        rows = self.fetch(
+            conn,
+            f"SELECT {columns} FROM case_record c {join} WHERE {clause} ORDER BY {order} LIMIT {PAGE + 1}",
+            params,
+        )
+        more, rows = len(rows) > PAGE, rows[:PAGE]
+        ids = [r[0] for r in rows]
+        cats: dict[Any, list[str]] = {i: [] for i in ids}
+        tags: dict[Any, list[str]] = {i: [] for i in ids}
+        if ids:
+            marks = self._in(ids)
+            for case_id, code in self.fetch(
+                conn,
+                f"SELECT case_id, code FROM case_category WHERE case_id IN ({marks}) ORDER BY is_primary DESC, code",
+                ids,
+            ):
+                cats[case_id].append(code)
+            for case_id, tag in self.fetch(
+                conn,
+                f"SELECT case_id, tag FROM case_tag WHERE case_id IN ({marks}) ORDER BY tag",
+                ids,
+            ):
+                tags[case_id].append(tag)
+        items = []
+        for r in rows:
+            items.append(
+                {
+                    "id": self._uuid(r[0]),
+                    "reference": r[1],
+                    "title": r[2],
+                    "summary": r[3],
+                    "narrative": r[4],
+                    "occurred_from": self._day(r[5]),
+                    "occurred_to": self._day(r[6]),
+                    "date_precision": r[7],
+                    "earliest": self._day(r[8]),
+                    "latest": self._day(r[9]),
+                    "country": r[10],
+                    "region": r[11],
+                    "place": r[12],
+                    "employer": r[13],
+                    "sector": r[14],
+                    "status": r[15],
+                    "confidentiality": r[16],
+                    "urgent": bool(r[17]),
+                    "urgency_reason": r[18],
+                    "language": r[19],
+                    "tags": tags[r[0]],
+                    "categories": cats[r[0]],
+                    "primary_category": r[20],
+                    "location_type": r[21],
+                    "violation_status": r[22],
+                    "created_by": self._uuid(r[23]),
+                    "created_at": self._ts(r[24]),
+                    "updated_by": self._uuid(r[25]),
+                    "updated_at": self._ts(r[26]),
+                    "version": r[27],
+                    "retracted": None,
+                    "notices": [],
+                }
+            )
+        # A real cursor is not needed to measure the first page; say whether there is a next one.
+        return {"items": items, "total": total, "next_cursor": "more" if more else None}
+
+    def category(self, code: str) -> tuple[str, list[str]]:
+        codes = self.subtree[code]
+        return f"c.id IN (SELECT case_id FROM case_category WHERE code IN ({self._in(codes)}))", codes
+
+    # -- the six questions
+
+    def q1_arrests_minsk(self) -> dict[str, Any]:
+        cat, codes = self.category("A.LIB")
+        return self.page(
+            [cat, "c.region = ?", "c.date_hi >= ?"],
+            [*codes, "Minsk Region", "2021-01-01"],
+            "c.date_lo DESC, c.id DESC",
+        )
+
+    def q2_leaf_page(self) -> dict[str, Any]:
+        cat, codes = self.category("C.DIS.DISMISSAL")
+        return self.page([cat], codes, "c.created_at DESC, c.id DESC")
+
+    def q3_held_state_industry(self) -> dict[str, Any]:
+        held = (
+            "EXISTS (SELECT 1 FROM involvement i WHERE i.case_id = c.id AND i.role = 'victim' "
+            f"AND i.retracted_at IS NULL AND i.victim_status IN ({self._in(list(HELD))}))"
+        )
+        return self.page(
+            ["c.sector = ?", "c.date_hi >= ?", held],
+            ["State industry", "2021-01-01", *HELD],
+            "c.date_lo DESC, c.id DESC",
+        )
+
+    def q4_fulltext_be(self) -> dict[str, Any]:
+        if not self.has_text:
+            return {"items": [], "total": 0, "next_cursor": None}
+        if self.pg:
+            match = "c.id IN (SELECT case_id FROM case_text WHERE tsv @@ plainto_tsquery('simple', ?))"
+        else:
+            match = (
+                "c.id IN (SELECT t.case_id FROM case_fts f JOIN case_text t ON t.id = f.rowid "
+                "WHERE case_fts MATCH ?)"
+            )
+        word = "затрыманне" if self.pg else '"затрыманне"'
+        return self.page([match], [word], "c.created_at DESC, c.id DESC")
+
+    def q5_employer_range(self) -> dict[str, Any]:
+        return self.page(
+            ["c.employer = ?", "c.date_hi >= ?", "c.date_lo <= ?"],
+            ["Belaruskali", "2020-08-01", "2021-12-31"],
+            "c.date_lo DESC, c.id DESC",
+        )
+
+    def q6_stats_category(self) -> dict[str, Any]:
+        conn = self.connect()
+        where = "c.retracted_at IS NULL AND c.confidentiality <> 'restricted' AND c.country = ? AND c.date_hi >= ?"
+        params = ["BY", "2021-01-01"]
+        cases = self.fetch(
+            conn,
+            "SELECT t.ancestor, count(DISTINCT cc.case_id) FROM case_record c "
+            "JOIN case_category cc ON cc.case_id = c.id JOIN taxonomy_closure t ON t.descendant = cc.code "
+            f"WHERE {where} GROUP BY t.ancestor",
+            params,
+        )
+        people = dict(
+            self.fetch(
+                conn,
+                "SELECT t.ancestor, count(DISTINCT i.person_id) FROM case_record c "
+                "JOIN case_category cc ON cc.case_id = c.id JOIN taxonomy_closure t ON t.descendant = cc.code "
+                "JOIN involvement i ON i.case_id = c.id AND i.role = 'victim' AND i.retracted_at IS NULL "
+                f"AND i.person_id IS NOT NULL WHERE {where} GROUP BY t.ancestor",
+                params,
+            )
+        )
+        (total_cases,) = self.fetch(conn, f"SELECT count(*) FROM case_record c WHERE {where}", params)[0]
+        (total_people,) = self.fetch(
+            conn,
+            "SELECT count(DISTINCT i.person_id) FROM case_record c JOIN involvement i ON i.case_id = c.id "
+            f"AND i.role = 'victim' AND i.retracted_at IS NULL WHERE {where}",
+            params,
+        )[0]
+        groups = [
+            {"key": key, "label": self.labels.get(key), "cases": n, "people": people.get(key, 0)}
+            for key, n in sorted(cases)
+        ]
+        return {"groups": groups, "total_cases": total_cases, "total_people": total_people}
+
+
+def bench_app() -> Any:
+    """The real application from PRECEDENT_* settings, plus one raw route per query."""
+    from fastapi import Response
+
+    from api.config import get_settings
+    from api.main import create_app
+
+    settings = get_settings()
+    app = create_app(settings)
+    raw = Raw(settings.resolved_database_url)
+
+    def route(name: str) -> Callable[[], Response]:
+        method = getattr(raw, name)
+
+        def endpoint() -> Response:
+            import orjson
+
+            return Response(orjson.dumps(method()), media_type="application/json")
+
+        endpoint.__name__ = f"raw_{name}"
+        return endpoint
+
+    for name in QUERIES:
+        app.add_api_route(f"/bench/raw/{name}", route(name), methods=["GET"], include_in_schema=False)
+    return app
+
+
+# ---- preparing a database --------------------------------------------------------------------------------
+
+
+def prepare(url: str, data_dir: Path, cases: int, seed: int) -> tuple[dict[str, str], str, str]:
+    """Migrate, load the taxonomy, seed unless already seeded alike, create a researcher token."""
+    env = {
+        "PRECEDENT_DATABASE_URL": url,
+        "PRECEDENT_DATA_DIR": str(data_dir),
+        "PRECEDENT_SECRET_KEY": SECRET,
+        "PRECEDENT_LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    import sqlalchemy as sa
+
+    from api import migrate
+    from api.auth import service as auth_service
+    from api.config import Settings
+    from api.context import AppContext
+    from api.db import Database
+    from api.demo import seed as demo
+    from api.taxonomy import service as taxonomy_service
+    from schemas.enums import Role
+
+    settings = Settings()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.session(write=True) as session:
+        taxonomy_service.load_taxonomy(session=session)
+        session.commit()
+        present = session.execute(sa.text("SELECT count(*) FROM case_record")).scalar_one()
+    note = f"reused {present:,} cases"
+    if present != cases:
+        if present:
+            raise SystemExit(f"{url} holds {present:,} cases, not {cases:,}: pass --reseed or another --dir")
+        started = time.perf_counter()
+        report = demo.seed_demo(db=db, cases=cases, seed=seed, batch=10_000, history=False)
+        note = (
+            f"seeded {cases:,} cases, {report.total_rows:,} rows in {report.seconds:.0f} s "
+            f"({report.rows_per_second:,.0f} rows/s; {time.perf_counter() - started:.0f} s with index and ANALYZE)"
+        )
+    else:
+        with db.engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            empty_index = (
+                "case_text" in inspector.get_table_names()
+                and not conn.execute(sa.text("SELECT count(*) FROM case_text")).scalar_one()
+            )
+        if empty_index:  # seeded before the full-text index existed
+            demo._rebuild_text_index(db)
+            demo._analyze(db)
+    db.dispose()
+    ctx = AppContext.build(settings)
+    try:
+        with ctx.db.session(write=True) as session:
+            from sqlmodel import select
+
+            from api.models import User
+
+            if session.exec(select(User).where(User.username == "bench-researcher")).first() is None:
+                auth_service.create_user(session=session, username="bench-researcher", role=Role.RESEARCHER)
+            token, _ = auth_service.create_api_token(
+                ctx=ctx, session=session, username="bench-researcher", days=1
+            )
+            session.commit()
+    finally:
+        ctx.close()
+    return env, token, note
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    popen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bench_search:bench_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *STACK,
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        popen.kill()
+        raise RuntimeError("server did not start")
+    try:
+        yield url
+    finally:
+        popen.send_signal(signal.SIGINT)
+        popen.wait(timeout=30)
+
+
+# ---- measuring ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def load(
+    url: str, params: list[tuple[str, str]], headers: dict[str, str], seconds: float, threads: int
+) -> Result:
+    """Send the request from `threads` keep-alive clients for `seconds`; collect every latency."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def client() -> None:
+        mine: list[float] = []
+        bad = 0
+        with httpx.Client(headers=headers, timeout=60) as http:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                response = http.get(url, params=tuple(params))
+                mine.append(time.perf_counter() - t0)
+                if response.status_code != 200:
+                    bad += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return Result(len(latencies), time.perf_counter() - started, latencies, errors[0])
+
+
+def check(base: str, token: str) -> dict[str, str]:
+    """Ask each question once of both endpoints: status, total and first ids must agree."""
+    import httpx
+
+    notes = {}
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+        for name, (_, path, params) in QUERIES.items():
+            app = http.get(base + path, params=tuple(params))
+            raw = http.get(f"{base}/bench/raw/{name}").json()
+            if app.status_code != 200:
+                notes[name] = f"app {app.status_code}: {app.text[:160]}"
+                continue
+            body = app.json()
+            if "groups" in body:
+                same = {(g["key"], g["cases"], g["people"]) for g in body["groups"]} == {
+                    (g["key"], g["cases"], g["people"]) for g in raw["groups"]
+                }
+                notes[name] = f"{len(body['groups'])} groups, {body['total_cases']:,} cases" + (
+                    "" if same else " (COUNTS DIFFER from raw)"
+                )
+            else:
+                same_total = body["total"] == raw["total"]
+                same_ids = [i["id"] for i in body["items"]] == [i["id"] for i in raw["items"]]
+                notes[name] = (
+                    f"total {body['total']:,}"
+                    + ("" if same_total else f" (raw {raw['total']:,})")
+                    + ("" if same_ids else " (page differs from raw)")
+                )
+    return notes
+
+
+def run_db(label: str, url: str, data_dir: Path, args: argparse.Namespace) -> list[str]:
+    env, token, note = prepare(url, data_dir, args.cases, args.seed)
+    print(f"\n## {label}: {note}", flush=True)
+    lines = [
+        f"| {label} query | app req/s | app p50 ms | app p95 ms | raw req/s | raw p50 ms | raw p95 ms | app/raw |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    with serve(env) as base:
+        notes = check(base, token)
+        for name, (_, path, params) in QUERIES.items():
+            app_url, raw_url = base + path, f"{base}/bench/raw/{name}"
+            app_ok = not notes.get(name, "").startswith("app ")
+            if app_ok:
+                load(app_url, params, headers, args.warmup, args.threads)
+            load(raw_url, [], {}, args.warmup, args.threads)
+            app_runs, raw_runs = [], []
+            for _ in range(args.rounds):  # interleaved, so drifting load hits both
+                if app_ok:
+                    app_runs.append(load(app_url, params, headers, args.seconds / args.rounds, args.threads))
+                raw_runs.append(load(raw_url, [], {}, args.seconds / args.rounds, args.threads))
+            raw = merge(raw_runs)
+            raw_cells = f"{raw.rps:,.0f} | {raw.pct(0.5):.1f} | {raw.pct(0.95):.1f}"
+            if app_ok:
+                app = merge(app_runs)
+                lines.append(
+                    f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "
+                    f"{app.rps / raw.rps:.2f}x |" + (f" {app.errors} errors" if app.errors else "")
+                )
+            else:
+                lines.append(f"| {name} | – | – | – | {raw_cells} | – (app: {notes[name][:60]}) |")
+            print(lines[-1], flush=True)
+    print()
+    for name, (what, _, _) in QUERIES.items():
+        print(f"- {name}: {what}; {notes.get(name, '')}")
+    return lines
+
+
+def merge(runs: list[Result]) -> Result:
+    return Result(
+        sum(r.requests for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+        sum(r.errors for r in runs),
+    )
+
+
+def pg_database(admin_url: str, name: str, fresh: bool) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if fresh and exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if fresh or not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return "postgresql+psycopg://" + admin_url.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--dir", type=Path, default=ROOT / "var" / "bench" / "search")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg-db", default="precedent_bench")
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per endpoint and query")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    print(f"# search bench: {args.cases:,} cases, {args.threads} client threads, page of {PAGE}")
+    tables = []
+    if args.db in ("sqlite", "both"):
+        data_dir = args.dir / f"sqlite-{args.cases}-{args.seed}"
+        if args.reseed and data_dir.exists():
+            import shutil
+
+            shutil.rmtree(data_dir)
+        url = f"sqlite:///{(data_dir / 'precedent.sqlite3').resolve()}"
+        tables.append(run_db("SQLite", url, data_dir, args))
+    if args.db in ("postgres", "both"):
+        marker = args.dir / f"pg-{args.pg_db}"
+        url = pg_database(args.pg_url, args.pg_db, fresh=args.reseed)
+        tables.append(run_db("PostgreSQL", url, marker, args))
+    print()
+    for table in tables:
+        print("\n".join(table))
+        print()
+
+
+if __name__ == "__main__":
+    main()
