@@ -178,7 +178,7 @@ def filesize(size: int | None) -> str:
     for factor, unit in _SIZE_UNITS:
         if size >= factor:
             return str(format_unit(round(size / factor, 1), unit, length="short", locale=_lang()))
-    return str(format_unit(size, "digital-byte", length="short", locale=_lang()))
+    return i18n.ngettext("%(num)s byte", "%(num)s bytes", size) % {"num": number(size)}
 
 
 def number(value: int) -> str:

@@ -82,6 +82,7 @@ def test_a_day_without_a_time_is_shown_as_the_day(
     )
     page = browser.get(f"/cases/{world.case}").text
     assert "Apr 20, 2022</dd>" in page and "(UTC+3)" not in page
+    assert "<dd>10 bytes</dd>" in page, "a small file's size in bytes, once"
 
 
 def test_the_custody_timeline_and_download_link_follow_the_role(
