@@ -127,6 +127,16 @@ def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     )
 
 
+def _victim_cases(having: sa.ColumnElement[bool]) -> Any:
+    """Ids of the cases whose number of unretracted victims meets `having`."""
+    return (
+        select(Involvement.case_id)
+        .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None))
+        .group_by(col(Involvement.case_id))
+        .having(having)
+    )
+
+
 def victim_count() -> sa.ScalarSelect[Any]:
     """Correlated count of a case's unretracted victims."""
     return (
@@ -221,10 +231,11 @@ def case_conditions(
                 )
             )
         )
+    # One grouped pass over the live-victims index, rather than a count per case.
     if f.victims_min is not None and f.victims_min > 0:
-        conditions.append(victim_count() >= f.victims_min)
+        conditions.append(col(Case.id).in_(_victim_cases(sa.func.count() >= f.victims_min)))
     if f.victims_max is not None:
-        conditions.append(victim_count() <= f.victims_max)
+        conditions.append(col(Case.id).not_in(_victim_cases(sa.func.count() > f.victims_max)))
     if f.urgent is not None:
         conditions.append(col(Case.urgent) == f.urgent)
     if f.language is not None:
