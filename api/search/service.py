@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
+from api.exports.cells import spreadsheet_safe
 from api.models import Case, CaseCategory, Involvement, TaxonomyClosure, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
@@ -313,11 +314,8 @@ def stats_csv(stats: StatsRead) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([stats.group_by, "label", "cases", "people"])
     for group in stats.groups:
-        writer.writerow([_cell(group.key or ""), _cell(group.label), group.cases, group.people])
+        writer.writerow(
+            [spreadsheet_safe(group.key or ""), spreadsheet_safe(group.label), group.cases, group.people]
+        )
     writer.writerow(["", "total", stats.total_cases, stats.total_people])
     return buffer.getvalue()
-
-
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ is prefixed with an apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
