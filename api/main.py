@@ -29,6 +29,7 @@ from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
 from api.problems import PayloadTooLarge, install_problem_handlers, problem_response
+from api.search.routes import router as stats_router
 from api.taxonomy.routes import router as taxonomy_router
 from api.taxonomy.routes import vocabularies_router
 from api.testimonies.routes import router as testimonies_router
@@ -236,6 +237,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         export_case_router,
         evidence_router,
         custody_router,
+        stats_router,
     ):
         api.include_router(router)
     app.include_router(api)

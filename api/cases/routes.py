@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import Field
 
 from api.auth.permissions import Permission
 from api.auth.security import Actor
@@ -15,19 +14,19 @@ from api.deps import ContextDep, Require, SessionDep
 from api.history import service as history_service
 from api.problems import problem_responses
 from api.routing import IfMatch, with_etag
-from schemas.base import Page, Schema
+from api.search import service as search_service
+from api.search.filters import SearchFilters
+from schemas.base import Page
 from schemas.case import (
     AssignmentCreate,
     AssignmentRead,
     CaseCreate,
     CaseRead,
     CaseUpdate,
-    CategoryCode,
-    Country,
     Retraction,
 )
-from schemas.enums import CaseStatus
 from schemas.history import RevisionRead
+from schemas.search import CaseHit, CaseListQuery
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -35,20 +34,6 @@ CaseReader = Annotated[Actor, Depends(Require(Permission.CASE_READ))]
 CaseCreator = Annotated[Actor, Depends(Require(Permission.CASE_CREATE))]
 CaseAssigner = Annotated[Actor, Depends(Require(Permission.CASE_ASSIGN))]
 HistoryReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.HISTORY_READ))]
-
-
-class CaseListQuery(Schema):
-    """Filters of the case list; unknown parameters are refused."""
-
-    status: CaseStatus | None = None
-    country: Country | None = None
-    category: CategoryCode | None = Field(
-        default=None, description="A taxonomy code: cases under it or below."
-    )
-    tag: str | None = Field(default=None, max_length=64)
-    mine: bool = Field(default=False, description="Only cases you created.")
-    cursor: str | None = Field(default=None, max_length=2048)
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 @router.post("", response_model=CaseRead, status_code=201, responses=problem_responses(401, 403, 422))
@@ -60,22 +45,19 @@ def create_case(case_in: CaseCreate, session: SessionDep, actor: CaseCreator, re
     return case
 
 
-@router.get("", response_model=Page[CaseRead], responses=problem_responses(401, 403, 422))
+@router.get("", response_model=Page[CaseHit], responses=problem_responses(401, 403, 422))
 def list_cases(
     query: Annotated[CaseListQuery, Query()], session: SessionDep, ctx: ContextDep, actor: CaseReader
-) -> Page[CaseRead]:
-    """List the cases you may see, newest first, a page at a time."""
-    filters = cases_service.CaseListFilters(
-        status=query.status.value if query.status else None,
-        country=query.country,
-        category=query.category,
-        tag=query.tag.lower() if query.tag else None,
-        mine=query.mine,
-    )
-    return cases_service.list_cases(
+) -> Page[CaseHit]:
+    """Search the cases you may see: every filter combines with AND; a page at a time, with the total.
+
+    How dates, places, people and words match is described in the README ("Search and statistics").
+    """
+    return search_service.search_cases(
         session=session,
         actor=actor,
-        filters=filters,
+        filters=SearchFilters.from_query(query),
+        sort=query.sort,
         cursor=query.cursor,
         limit=query.limit,
         secret=ctx.secret,

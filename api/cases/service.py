@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +17,6 @@ from api.cases import dates
 from api.history import service as history_service
 from api.models import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter, User
 from api.models.base import utcnow
-from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import Conflict, NotFound, PermissionDenied, ValidationProblem
 from api.records import (
     check_if_match,
@@ -29,6 +27,7 @@ from api.records import (
     retract,
     snapshot,
 )
+from api.search import index as search_index
 from schemas.base import Page
 from schemas.case import (
     AssignmentRead,
@@ -62,6 +61,20 @@ _SCALAR_FIELDS = [
     "location_type",
     "violation_status",
 ]
+
+# Case fields the search index holds (api.search.index.case_row).
+_INDEXED_FIELDS = {"title", "summary", "narrative", "region", "place", "employer", "sector"}
+
+
+class _Overlay:
+    """A case's attributes with the values about to be written on top (what the index should hold)."""
+
+    def __init__(self, case: Case, values: dict[str, Any]) -> None:
+        self._case, self._values = case, values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name] if name in self._values else getattr(self._case, name)
+
 
 # Case fields that hold a term of a HURIDOCS vocabulary.
 _FACETS = {"location_type": "location_type", "violation_status": "violation_status"}
@@ -220,6 +233,7 @@ def create_case(*, session: Session, actor: Actor, case_in: CaseCreate) -> CaseR
     session.flush()
     _write_categories(session, case.id, codes, primary)
     _write_tags(session, case.id, case_in.tags)
+    search_index.index_case(session, case)
     changes = snapshot(case, [*_SCALAR_FIELDS, "reference"])
     changes |= {
         "categories": {"before": None, "after": codes},
@@ -288,6 +302,8 @@ def update_case(
     version = conditional_update(
         session=session, model=Case, row_id=case.id, expected_version=case.version, values=values, actor=actor
     )
+    if _INDEXED_FIELDS & values.keys():
+        search_index.index_case(session, _Overlay(case, values))
     history_service.record_revision(
         session=session,
         actor=actor,
@@ -311,6 +327,8 @@ def retract_case(
     if not actor.can(Permission.CASE_RETRACT):
         raise PermissionDenied("Your role may not retract cases.")
     check_if_match(if_match, case.version)
+    # In the same transaction as the retraction, which retract() commits.
+    search_index.remove_case(session, case.id)
     fresh = retract(
         session=session, actor=actor, model=Case, row=case, reason=reason, entity_type=ENTITY, case_id=case.id
     )
@@ -432,45 +450,21 @@ def list_cases(
     limit: int,
     secret: bytes,
 ) -> Page[CaseRead]:
-    """Return one page of visible, unretracted cases, newest first, with the total and the next cursor."""
-    conditions: list[sa.ColumnElement[bool]] = [visible_clause(actor), col(Case.retracted_at).is_(None)]
-    if filters.status:
-        conditions.append(col(Case.status) == filters.status)
-    if filters.country:
-        conditions.append(col(Case.country) == filters.country)
-    if filters.mine:
-        conditions.append(col(Case.created_by) == actor.user_id)
-    if filters.category:
-        from api.taxonomy import service as taxonomy_service
+    """Return one page of visible, unretracted cases, newest first, with the total and the next cursor.
 
-        codes = taxonomy_service.subtree_codes(session=session, code=filters.category)
-        conditions.append(
-            col(Case.id).in_(select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes)))
-        )
-    if filters.tag:
-        conditions.append(col(Case.id).in_(select(CaseTag.case_id).where(col(CaseTag.tag) == filters.tag)))
-    total = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
-    query = select(Case).where(*conditions)
-    if cursor:
-        position = decode_cursor(secret, cursor, kind="cases")
-        after_at = datetime.fromisoformat(position.values[0]).astimezone(UTC)
-        after_id = uuid.UUID(position.values[1])
-        query = query.where(
-            sa.or_(
-                col(Case.created_at) < after_at,
-                sa.and_(col(Case.created_at) == after_at, col(Case.id) < after_id),
-            )
-        )
-    rows = list(
-        session.exec(query.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit + 1))
+    The simple filters of the web pages; api.search.service.search_cases takes every filter.
+    """
+    from api.search import service as search_service
+    from api.search.filters import SearchFilters
+
+    search = SearchFilters(
+        status=(filters.status,) if filters.status else (),
+        country=(filters.country,) if filters.country else (),
+        category=(filters.category,) if filters.category else (),
+        tag=(filters.tag,) if filters.tag else (),
+        mine=filters.mine,
+    ).checked()
+    page = search_service.search_cases(
+        session=session, actor=actor, filters=search, sort="newest", cursor=cursor, limit=limit, secret=secret
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(
-            secret, Cursor(kind="cases", values=[last.created_at.isoformat(), str(last.id)])
-        )
-    return Page[CaseRead](
-        items=cases_to_read(session=session, cases=rows), total=total, next_cursor=next_cursor
-    )
+    return Page[CaseRead](items=list(page.items), total=page.total, next_cursor=page.next_cursor)

@@ -8,6 +8,7 @@ from api.models.export import ExportRecord
 from api.models.involvement import Involvement
 from api.models.person import Consent, Organisation, Person, PersonIdentity
 from api.models.revision import Revision
+from api.models.search import CaseText
 from api.models.taxonomy import TaxonomyClosure, TaxonomyNode, TaxonomyVersion, VocabularyTerm
 from api.models.testimony import Testimony
 from api.models.user import ApiToken, LoginAttempt, User
@@ -20,6 +21,7 @@ __all__ = [
     "CaseAssignment",
     "CaseCategory",
     "CaseTag",
+    "CaseText",
     "Consent",
     "CustodyEvent",
     "CustodyTreeHead",

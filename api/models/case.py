@@ -17,6 +17,7 @@ class Case(Audited, table=True):
         sa.Index("ix_case_record_date_lo_id", "date_lo", "id"),
         sa.Index("ix_case_record_country_date_lo", "country", "date_lo"),
         sa.Index("ix_case_record_created_at_id", "created_at", "id"),
+        sa.Index("ix_case_record_updated_at_id", "updated_at", "id"),
     )
 
     id: uuid.UUID = uuid_pk()

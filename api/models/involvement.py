@@ -14,6 +14,24 @@ class Involvement(Audited, table=True):
     __table_args__ = (
         sa.CheckConstraint("(person_id IS NULL) <> (organisation_id IS NULL)", name="exactly_one_actor"),
         sa.Index("ix_involvement_role_status", "role", "victim_status"),
+        # Search and statistics read only unretracted involvements; these cover their filters and counts.
+        sa.Index(
+            "ix_involvement_live_role",
+            "role",
+            "victim_status",
+            "case_id",
+            "person_id",
+            sqlite_where=sa.text("retracted_at IS NULL"),
+            postgresql_where=sa.text("retracted_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_involvement_live_case",
+            "case_id",
+            "role",
+            "person_id",
+            sqlite_where=sa.text("retracted_at IS NULL"),
+            postgresql_where=sa.text("retracted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()

@@ -15,6 +15,7 @@ from api.models import Person, Testimony, User
 from api.people import service as people_service
 from api.problems import NotFound, PermissionDenied, ValidationProblem
 from api.records import apply_update, check_if_match, ensure_not_retracted, json_value, retract, snapshot
+from api.search import index as search_index
 from schemas.testimony import TestimonyCreate, TestimonyRead, TestimonyUpdate
 
 _FIELDS = [
@@ -75,6 +76,7 @@ def create_testimony(
     )
     session.add(row)
     session.flush()
+    search_index.index_testimony(session, row)
     history_service.record_revision(
         session=session,
         actor=actor,
@@ -141,6 +143,9 @@ def update_testimony(
     _check_taken_at(given.get("taken_at"))
     if "translations" in given:
         given["translations"] = json_value(given["translations"])
+    if "text" in given or "translations" in given:
+        # Written in the transaction apply_update() commits (rolled back with it when nothing changed).
+        search_index.index_testimony(session, row, **given)
     fresh = apply_update(
         session=session,
         actor=actor,
@@ -166,6 +171,8 @@ def retract_testimony(
     _editable_case(session, actor, case_id)
     row = _get_or_raise(session, actor, case_id, testimony_id)
     check_if_match(if_match, row.version)
+    ensure_not_retracted(row, "testimony")
+    search_index.remove_source(session, row.id)
     fresh = retract(
         session=session,
         actor=actor,

@@ -133,6 +133,7 @@ RULES: dict[tuple[str, str], Rule] = {
         CREATE, lambda w: {"title": "x", "country": "BY", "occurred_from": "2022"}, True
     ),
     ("GET", "/cases"): Rule(EVERYONE),
+    ("GET", "/stats"): Rule(EVERYONE, send=lambda w: {"params": {"group_by": "category"}}),
     ("GET", "/cases/{case_id}"): Rule(CASE_READ),
     ("PATCH", "/cases/{case_id}"): Rule(CASE_WRITE, lambda w: {"title": "Changed"}, True),
     ("POST", "/cases/{case_id}/retract"): Rule(CASE_WRITE, _retract, True),

@@ -1,0 +1,247 @@
+"""Case filters as SQL conditions, reusable by the case list, the statistics, exports and the web pages.
+
+Every value reaches the database as a bound parameter; nothing here builds SQL from user text. The conditions
+always include the caller's visibility (api.cases.service.visible_clause) and leave retracted cases out.
+
+How the filters match:
+
+* `category`: each code stands for its node and everything filed below it (retired codes included, through the
+  cached taxonomy closure); the subtree is resolved to codes first and matched with `IN (...)`.
+  `category_match=any` needs one of the categories, `all` needs each.
+* `date_from` / `date_to`: a case's uncertain date is the interval [earliest, latest] its precision allows
+  (a day is itself; a month, its first to last day; a year, 1 Jan to 31 Dec; `approximate`, the given dates
+  widened by the approximate margin; a span, from its start to its end). A case matches when that interval
+  overlaps the requested range, so an event known only as "2021" matches 2021-03-01..2021-06-30.
+  `date_from=2021` means from 2021-01-01 and `date_to=2021` up to 2021-12-31; `2021-03` likewise for months.
+* `region`, `place`, `employer`, `sector`: the whole value, ignoring letter case in any script (Unicode case
+  folding, ё read as е).
+* `victim_status`: a victim (role `victim`) whose status is one of those given. `role`: anyone involved in one of
+  those roles. `organisation`: the organisation is involved itself, or an involved person belongs to it. Each
+  is a separate condition on the case's unretracted involvements.
+* `victims_min` / `victims_max`: the number of unretracted involvements in the role `victim` (a group recorded
+  as one person counts once).
+* `tag`: the case carries every tag given. `q`: every word appears in the case's title, summary or narrative or
+  in one of its testimonies (testimonies only for callers who may read them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.cases.service import visible_clause
+from api.models import Case, CaseCategory, CaseTag, CaseText, Involvement, Person
+from api.problems import ValidationProblem
+from api.search import index as search_index
+from api.search.text import Term, fold, fts5_query, parse_query, tsquery
+from schemas.enums import InvolvementRole
+from schemas.search import CaseFilterQuery
+
+VICTIM = InvolvementRole.VICTIM.value
+_FOLDED = ("region", "place", "employer", "sector")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Validated case filters; empty lists and None mean "no condition"."""
+
+    status: tuple[str, ...] = ()
+    confidentiality: tuple[str, ...] = ()
+    country: tuple[str, ...] = ()
+    region: str | None = None
+    place: str | None = None
+    employer: str | None = None
+    sector: str | None = None
+    category: tuple[str, ...] = ()
+    category_match: str = "any"
+    date_from: date | None = None
+    date_to: date | None = None
+    victim_status: tuple[str, ...] = ()
+    role: tuple[str, ...] = ()
+    organisation: uuid.UUID | None = None
+    victims_min: int | None = None
+    victims_max: int | None = None
+    urgent: bool | None = None
+    language: str | None = None
+    tag: tuple[str, ...] = ()
+    created_by: uuid.UUID | None = None
+    updated_since: datetime | None = None
+    mine: bool = False
+    q: str | None = None
+    terms: tuple[Term, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_query(cls, query: CaseFilterQuery) -> SearchFilters:
+        """Build filters from the validated query parameters (or any CaseFilterQuery)."""
+        values = query.model_dump(include=set(cls.__dataclass_fields__) - {"terms"})
+        for name, value in values.items():
+            if isinstance(value, list):
+                values[name] = tuple(str(v) for v in value)
+        return cls(**values).checked()
+
+    def checked(self) -> SearchFilters:
+        """Return these filters with the search words parsed; a q without any word is a 422 problem."""
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValidationProblem.single("query.date_from", "date_from is after date_to", "range")
+        if (
+            self.victims_min is not None
+            and self.victims_max is not None
+            and self.victims_min > self.victims_max
+        ):
+            raise ValidationProblem.single("query.victims_min", "victims_min is above victims_max", "range")
+        since = self.updated_since
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        terms: tuple[Term, ...] = ()
+        if self.q is not None:
+            terms = tuple(parse_query(self.q))
+            if not terms:
+                raise ValidationProblem.single(
+                    "query.q", "give at least one word (letters or digits)", "no_words"
+                )
+        return _replace(self, updated_since=since, terms=terms)
+
+    def fingerprint(self) -> str:
+        """A short digest of the filters, so a cursor is only accepted with the filters it was made for."""
+        data = asdict(self)
+        data.pop("terms")
+        encoded = json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def _replace(filters: SearchFilters, **changes: Any) -> SearchFilters:
+    from dataclasses import replace
+
+    return replace(filters, **changes)
+
+
+def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """Cases with an unretracted involvement meeting every condition."""
+    return col(Case.id).in_(
+        select(Involvement.case_id).where(col(Involvement.retracted_at).is_(None), *conditions)
+    )
+
+
+def victim_count() -> sa.ScalarSelect[Any]:
+    """Correlated count of a case's unretracted victims."""
+    return (
+        select(sa.func.count())
+        .select_from(Involvement)
+        .where(
+            col(Involvement.case_id) == col(Case.id),
+            col(Involvement.role) == VICTIM,
+            col(Involvement.retracted_at).is_(None),
+        )
+        .scalar_subquery()
+    )
+
+
+def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...]) -> Any:
+    """SELECT case_id, score FROM the index rows matching every term; higher score is more relevant."""
+    readable = [] if actor.can(Permission.TESTIMONY_READ) else [col(CaseText.kind) == search_index.CASE]
+    if session.get_bind().dialect.name == "postgresql":
+        query = sa.func.to_tsquery(
+            sa.literal_column("'simple'::regconfig"), sa.bindparam("tsq", tsquery(list(terms)))
+        )
+        tsv: Any = sa.literal_column("case_text.tsv")
+        return select(col(CaseText.case_id), sa.func.ts_rank(tsv, query).label("score")).where(
+            tsv.op("@@")(query), *readable
+        )
+    fts = sa.table("case_fts", sa.column("rowid"))
+    return (
+        select(col(CaseText.case_id), (-sa.func.bm25(sa.literal_column("case_fts"))).label("score"))
+        .select_from(fts)
+        .join(CaseText, col(CaseText.id) == fts.c.rowid)
+        .where(
+            sa.literal_column("case_fts").op("MATCH")(
+                sa.bindparam("fts", fts5_query(list(terms)), unique=True)
+            ),
+            *readable,
+        )
+    )
+
+
+def case_conditions(
+    *, session: Session, actor: Actor, filters: SearchFilters
+) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions on `Case` selecting the unretracted cases `actor` may see that meet `filters`."""
+    from api.taxonomy import service as taxonomy_service
+
+    f = filters
+    conditions: list[sa.ColumnElement[bool]] = [visible_clause(actor), col(Case.retracted_at).is_(None)]
+    if f.status:
+        conditions.append(col(Case.status).in_(f.status))
+    if f.confidentiality:
+        conditions.append(col(Case.confidentiality).in_(f.confidentiality))
+    if f.country:
+        conditions.append(col(Case.country).in_(f.country))
+    for name in _FOLDED:
+        value = getattr(f, name)
+        if value is not None:
+            folded = select(CaseText.case_id).where(
+                col(CaseText.kind) == search_index.CASE,
+                getattr(CaseText, f"{name}_fold") == fold(value.strip()),
+            )
+            conditions.append(col(Case.id).in_(folded))
+    if f.category:
+        subtrees = [
+            taxonomy_service.subtree_codes(session=session, code=code, field="query.category")
+            for code in f.category
+        ]
+        if f.category_match == "all":
+            groups = subtrees
+        else:
+            groups = [sorted({c for codes in subtrees for c in codes})]
+        for codes in groups:
+            conditions.append(
+                col(Case.id).in_(select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes)))
+            )
+    if f.date_from is not None:
+        conditions.append(col(Case.date_hi) >= f.date_from)
+    if f.date_to is not None:
+        conditions.append(col(Case.date_lo) <= f.date_to)
+    if f.victim_status:
+        conditions.append(
+            _involved(col(Involvement.role) == VICTIM, col(Involvement.victim_status).in_(f.victim_status))
+        )
+    if f.role:
+        conditions.append(_involved(col(Involvement.role).in_(f.role)))
+    if f.organisation is not None:
+        members = select(Person.id).where(col(Person.organisation_id) == f.organisation)
+        conditions.append(
+            _involved(
+                sa.or_(
+                    col(Involvement.organisation_id) == f.organisation,
+                    col(Involvement.person_id).in_(members),
+                )
+            )
+        )
+    if f.victims_min is not None and f.victims_min > 0:
+        conditions.append(victim_count() >= f.victims_min)
+    if f.victims_max is not None:
+        conditions.append(victim_count() <= f.victims_max)
+    if f.urgent is not None:
+        conditions.append(col(Case.urgent) == f.urgent)
+    if f.language is not None:
+        conditions.append(col(Case.language) == f.language)
+    for tag in f.tag:
+        conditions.append(col(Case.id).in_(select(CaseTag.case_id).where(col(CaseTag.tag) == tag)))
+    if f.created_by is not None:
+        conditions.append(col(Case.created_by) == f.created_by)
+    if f.mine:
+        conditions.append(col(Case.created_by) == actor.user_id)
+    if f.updated_since is not None:
+        conditions.append(col(Case.updated_at) >= f.updated_since)
+    if f.terms:
+        hits = text_match(session=session, actor=actor, terms=f.terms).subquery()
+        conditions.append(col(Case.id).in_(select(hits.c.case_id)))
+    return conditions

@@ -1,0 +1,323 @@
+"""Search pages and statistics over the cases the caller may see.
+
+Pages are keyset pages (the cost of page 1 and page 10,000 is the same), ordered by the sort key then id, with
+an opaque cursor signed by the server and bound to the sort and the filters. The LIMIT is rendered as a literal:
+a bound `LIMIT ?` made SQLite choose a date-index scan over the filter's index (perf-baselines.md, 3b).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from api.auth.permissions import Permission
+from api.auth.security import Actor
+from api.cases import service as cases_service
+from api.models import Case, CaseCategory, Involvement, TaxonomyClosure, Testimony
+from api.pagination import Cursor, decode_cursor, encode_cursor
+from api.problems import ValidationProblem
+from api.search.filters import VICTIM, SearchFilters, case_conditions, text_match
+from api.search.text import snippet
+from schemas.base import Page
+from schemas.enums import DatePrecision
+from schemas.search import CaseHit, StatsGroup, StatsRead
+
+CURSOR_KIND = "cases"
+
+
+@dataclass(frozen=True)
+class _Order:
+    column: Any
+    descending: bool
+    parse: Callable[[Any], Any]
+    dump: Callable[[Any], Any]
+
+
+def _aware(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+# Up to this many matches a page is taken from all the matches, sorted; above, by walking the sort index.
+_FEW = 5000
+# The index that walks each order.
+_SORT_INDEX = {
+    "newest": "ix_case_record_created_at_id",
+    "date": "ix_case_record_date_lo_id",
+    "date_asc": "ix_case_record_date_lo_id",
+    "updated": "ix_case_record_updated_at_id",
+}
+
+_ORDERS: dict[str, _Order] = {
+    "newest": _Order(col(Case.created_at), True, _aware, lambda v: v.isoformat()),
+    "date": _Order(col(Case.date_lo), True, lambda v: date.fromisoformat(str(v)), lambda v: v.isoformat()),
+    "date_asc": _Order(
+        col(Case.date_lo), False, lambda v: date.fromisoformat(str(v)), lambda v: v.isoformat()
+    ),
+    "updated": _Order(col(Case.updated_at), True, _aware, lambda v: v.isoformat()),
+}
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("not a number")
+    return float(value)
+
+
+def _after(key: Any, descending: bool, value: Any, after_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    if descending:
+        return sa.or_(key < value, sa.and_(key == value, col(Case.id) < after_id))
+    return sa.or_(key > value, sa.and_(key == value, col(Case.id) > after_id))
+
+
+def _position(
+    secret: bytes, token: str, *, sort: str, fingerprint: str, parse: Callable[[Any], Any]
+) -> tuple[Any, uuid.UUID]:
+    values = decode_cursor(secret, token, kind=CURSOR_KIND).values
+    try:
+        got_sort, got_fingerprint, value, after_id = values
+        if got_sort != sort or got_fingerprint != fingerprint:
+            raise ValueError("cursor of another query")
+        return parse(value), uuid.UUID(str(after_id))
+    except (ValueError, TypeError) as exc:
+        raise ValidationProblem.single(
+            "query.cursor",
+            "this cursor belongs to another sort or other filters: start again without it",
+            "invalid_cursor",
+        ) from exc
+
+
+def search_cases(
+    *,
+    session: Session,
+    actor: Actor,
+    filters: SearchFilters,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    secret: bytes,
+) -> Page[CaseHit]:
+    """Return one page of the visible, unretracted cases meeting `filters`, with the total and the next cursor."""
+    conditions = case_conditions(session=session, actor=actor, filters=filters)
+    total = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
+    fingerprint = filters.fingerprint()
+    if sort == "relevance":
+        if not filters.terms:
+            raise ValidationProblem.single("query.sort", "sort=relevance needs q", "missing")
+        # MATERIALIZED: SQLite refuses bm25() once the subquery is flattened into the GROUP BY.
+        hits = (
+            text_match(session=session, actor=actor, terms=filters.terms)
+            .cte("hits")
+            .prefix_with("MATERIALIZED")
+        )
+        scores = (
+            select(hits.c.case_id, sa.func.max(hits.c.score).label("score"))
+            .group_by(hits.c.case_id)
+            .subquery()
+        )
+        key: Any = scores.c.score
+        order = _Order(key, True, _float, float)
+        query = select(Case, key).join(scores, scores.c.case_id == col(Case.id)).where(*conditions)
+    elif total <= _FEW:
+        # Few matches: find them all through the filters' indexes, then sort them. Left to itself, a planner
+        # that overestimates the matches walks the whole sort index instead (PostgreSQL did: 450 ms for 1 row).
+        order = _ORDERS[sort]
+        key = order.column
+        matches = select(col(Case.id)).where(*conditions).cte("matches").prefix_with("MATERIALIZED")
+        query = select(Case, key).join(matches, matches.c.id == col(Case.id))
+    else:
+        # Many matches: walk the sort order's index; a page is found within about N / total rows per item.
+        # SQLite would rather read and sort every match, so it is told which index to walk.
+        order = _ORDERS[sort]
+        key = order.column
+        query = (
+            select(Case, key).where(*conditions).with_hint(Case, f"INDEXED BY {_SORT_INDEX[sort]}", "sqlite")
+        )
+    if cursor:
+        value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
+        query = query.where(_after(key, order.descending, value, after_id))
+    ordering = [key.desc(), col(Case.id).desc()] if order.descending else [key.asc(), col(Case.id).asc()]
+    query = query.order_by(*ordering).limit(sa.literal_column(str(int(limit) + 1)))
+    rows = list(session.execute(query).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last_case, last_key = rows[-1]
+        next_cursor = encode_cursor(
+            secret,
+            Cursor(kind=CURSOR_KIND, values=[sort, fingerprint, order.dump(last_key), str(last_case.id)]),
+        )
+    cases = [row[0] for row in rows]
+    reads = cases_service.cases_to_read(session=session, cases=cases)
+    snippets = _snippets(session=session, actor=actor, cases=cases, filters=filters)
+    items = [CaseHit(**read.model_dump(), snippet=snippets.get(read.id)) for read in reads]
+    return Page[CaseHit](items=items, total=total, next_cursor=next_cursor)
+
+
+def _snippets(
+    *, session: Session, actor: Actor, cases: list[Case], filters: SearchFilters
+) -> dict[uuid.UUID, str]:
+    """Excerpts around the matched words: from the case's own text first, then from its testimonies."""
+    if not filters.terms or not cases:
+        return {}
+    terms = list(filters.terms)
+    out: dict[uuid.UUID, str] = {}
+    for case in cases:
+        for text in (case.title, case.summary, case.narrative):
+            found = snippet(text or "", terms)
+            if found:
+                out[case.id] = found
+                break
+    missing = [c.id for c in cases if c.id not in out]
+    if missing and actor.can(Permission.TESTIMONY_READ):
+        rows = session.execute(
+            select(Testimony.case_id, Testimony.text, Testimony.translations)
+            .where(col(Testimony.case_id).in_(missing), col(Testimony.retracted_at).is_(None))
+            .order_by(col(Testimony.taken_at), col(Testimony.created_at))
+        )
+        for case_id, text, translations in rows:
+            if case_id in out:
+                continue
+            texts = [text, *(t.get("text") or "" for t in translations or [] if isinstance(t, dict))]
+            for candidate in texts:
+                found = snippet(candidate, terms)
+                if found:
+                    out[case_id] = found
+                    break
+    return out
+
+
+# ---- statistics -------------------------------------------------------------------------------------------
+
+
+def _victims() -> list[sa.ColumnElement[bool]]:
+    """Unretracted involvements of a person as a victim (joined to the matching cases)."""
+    return [
+        col(Involvement.role) == VICTIM,
+        col(Involvement.retracted_at).is_(None),
+        col(Involvement.person_id).is_not(None),
+    ]
+
+
+def _with_victims(query: Any) -> Any:
+    return query.join(Involvement, col(Involvement.case_id) == col(Case.id)).where(*_victims())
+
+
+def _count_by(
+    session: Session, keys: list[Any], conditions: list[Any], *, via: Any = None
+) -> dict[Any, list[int]]:
+    """Distinct cases and distinct victims per value of `keys` over the matching cases (joined through `via`)."""
+
+    def base(*counted: Any) -> Any:
+        query = select(*keys, *counted).select_from(Case)
+        if via is not None:
+            query = via(query)
+        return query.where(*conditions).group_by(*keys)
+
+    counts: dict[Any, list[int]] = {}
+    n = len(keys)
+    for row in session.execute(base(sa.func.count(sa.distinct(col(Case.id))))):
+        counts.setdefault(tuple(row[:n]) if n > 1 else row[0], [0, 0])[0] = int(row[n])
+    for row in session.execute(_with_victims(base(sa.func.count(sa.distinct(col(Involvement.person_id)))))):
+        counts.setdefault(tuple(row[:n]) if n > 1 else row[0], [0, 0])[1] = int(row[n])
+    return counts
+
+
+def _label(labels: dict[str, Any], fallback: str) -> str:
+    for language in ("en", "be", "ru"):
+        if labels.get(language):
+            return str(labels[language])
+    return next((str(v) for v in labels.values() if v), fallback)
+
+
+def _by_value(counts: dict[Any, list[int]]) -> list[StatsGroup]:
+    """Groups largest first; a missing value (not recorded) is the key null, labelled "unknown"."""
+    order = sorted(counts, key=lambda v: (-counts[v][0], v is None, str(v or "")))
+    return [
+        StatsGroup(key=v, label=v if v is not None else "unknown", cases=counts[v][0], people=counts[v][1])
+        for v in order
+    ]
+
+
+def case_stats(*, session: Session, actor: Actor, filters: SearchFilters, group_by: str) -> StatsRead:
+    """Count the matching cases and their victims per group; see the README for what each count means."""
+    from api.taxonomy import service as taxonomy_service
+
+    conditions = case_conditions(session=session, actor=actor, filters=filters)
+    total_cases = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
+    total_people = session.execute(
+        _with_victims(select(sa.func.count(sa.distinct(col(Involvement.person_id)))).select_from(Case)).where(
+            *conditions
+        )
+    ).scalar_one()
+    groups: list[StatsGroup] = []
+    if group_by == "category":
+        snap = taxonomy_service.snapshot(session)
+
+        def filed(query: Any) -> Any:
+            return query.join(CaseCategory, col(CaseCategory.case_id) == col(Case.id)).join(
+                TaxonomyClosure, col(TaxonomyClosure.descendant) == col(CaseCategory.code)
+            )
+
+        counts = _count_by(session, [col(TaxonomyClosure.ancestor)], conditions, via=filed)
+        for code in sorted(counts, key=lambda c: snap.nodes[c].path if c in snap.nodes else c):
+            node = snap.nodes.get(code)
+            label = _label(node.labels, code) if node else code
+            groups.append(StatsGroup(key=code, label=label, cases=counts[code][0], people=counts[code][1]))
+    elif group_by in ("year", "month"):
+        year = sa.extract("year", col(Case.date_lo))
+        # A month is known for day and month precision; other cases are grouped under their year alone.
+        known = col(Case.date_precision).in_([DatePrecision.DAY.value, DatePrecision.MONTH.value])
+        month = sa.case((known, sa.extract("month", col(Case.date_lo))), else_=0)
+        keys = [year] if group_by == "year" else [year, month]
+        counts = _count_by(session, keys, conditions)
+        for key in sorted(counts, key=lambda k: k if isinstance(k, tuple) else (k, 0)):
+            y, m = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (int(key), 0)
+            text = f"{y:04d}-{m:02d}" if m else f"{y:04d}"
+            label = f"{y:04d} (month unknown)" if group_by == "month" and not m else text
+            groups.append(StatsGroup(key=text, label=label, cases=counts[key][0], people=counts[key][1]))
+    elif group_by in ("country", "region", "employer"):
+        groups = _by_value(_count_by(session, [getattr(Case, group_by)], conditions))
+    elif group_by == "victim_status":
+        counts = {}
+        for status, n_cases, n_people in session.execute(
+            select(
+                col(Involvement.victim_status),
+                sa.func.count(sa.distinct(col(Case.id))),
+                sa.func.count(sa.distinct(col(Involvement.person_id))),
+            )
+            .select_from(Case)
+            .join(Involvement, col(Involvement.case_id) == col(Case.id))
+            .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None), *conditions)
+            .group_by(col(Involvement.victim_status))
+        ):
+            counts[status] = [int(n_cases), int(n_people)]
+        groups = _by_value(counts)
+    else:
+        raise ValidationProblem.single("query.group_by", f"cannot group by {group_by!r}", "enum")
+    return StatsRead.model_validate(
+        {"group_by": group_by, "groups": groups, "total_cases": total_cases, "total_people": total_people}
+    )
+
+
+def stats_csv(stats: StatsRead) -> str:
+    """Render statistics as CSV: a header, one row per group, then a total row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([stats.group_by, "label", "cases", "people"])
+    for group in stats.groups:
+        writer.writerow([_cell(group.key or ""), _cell(group.label), group.cases, group.people])
+    writer.writerow(["", "total", stats.total_cases, stats.total_people])
+    return buffer.getvalue()
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ is prefixed with an apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,472 @@
+"""The case search: every filter and several combinations return exactly what a brute-force filter over the
+same data returns, on every page and in every order, within the caller's visibility; bad input is a 422."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.search.world import CANARY, Built, World, build_world, fetch_all, fold, words
+from tests.conftest import Account
+from tests.factories import API, ok
+
+Predicate = Callable[[World, Built], bool]
+
+
+@pytest.fixture
+def world(client: TestClient, accounts: dict[str, Account]) -> World:
+    return build_world(client, accounts)
+
+
+def under(codes: list[str], node: str) -> bool:
+    return any(code == node or code.startswith(node + ".") for code in codes)
+
+
+def overlaps(case: Built, lo: date | None, hi: date | None) -> bool:
+    return (lo is None or case.latest >= lo) and (hi is None or case.earliest <= hi)
+
+
+def text_words(case: Built) -> set[str]:
+    s = case.spec
+    return words(s.title, s.summary, s.narrative, *(t for _, t in s.testimonies))
+
+
+def has_words(q: str) -> Predicate:
+    wanted = {fold(w) for w in re.findall(r"[^\W_]+", q)}
+    return lambda w, c: wanted <= text_words(c)
+
+
+def victims(w: World, c: Built) -> list[tuple[str, str | None]]:
+    return w.victims(c)
+
+
+def same(value: str, field: str) -> Predicate:
+    return lambda w, c: getattr(c.spec, field) is not None and fold(getattr(c.spec, field)) == fold(value)
+
+
+# (query parameters, brute-force predicate); a callable parameter value is resolved against the world.
+QUERIES: list[tuple[dict[str, Any], Predicate]] = [
+    ({}, lambda w, c: True),
+    ({"status": "verified"}, lambda w, c: c.spec.status == "verified"),
+    ({"status": ["verified", "draft"]}, lambda w, c: c.spec.status in ("verified", "draft")),
+    ({"confidentiality": "restricted"}, lambda w, c: c.spec.confidentiality == "restricted"),
+    ({"country": "LT"}, lambda w, c: c.spec.country == "LT"),
+    ({"country": ["LT", "BY"]}, lambda w, c: True),
+    ({"region": "гродзенская ВОБЛАСЦЬ"}, same("Гродзенская вобласць", "region")),
+    ({"region": "MINSK REGION"}, same("minsk region", "region")),
+    ({"place": "мінск"}, same("Мінск", "place")),
+    ({"employer": "ГРОДНА АЗОТ"}, same("Гродна Азот", "employer")),
+    ({"employer": "оао «нафтан»"}, same("ОАО «Нафтан»", "employer")),
+    ({"sector": "Нафтахімія"}, same("нафтахімія", "sector")),
+    ({"category": "A"}, lambda w, c: under(c.spec.categories, "A")),
+    ({"category": "A.LIB"}, lambda w, c: under(c.spec.categories, "A.LIB")),
+    ({"category": "A.LIB.ARREST"}, lambda w, c: under(c.spec.categories, "A.LIB.ARREST")),
+    (
+        {"category": ["A.LIB.ARREST", "C.DIS"]},
+        lambda w, c: under(c.spec.categories, "A.LIB.ARREST") or under(c.spec.categories, "C.DIS"),
+    ),
+    (
+        {"category": ["A.LIB", "C.DIS"], "category_match": "all"},
+        lambda w, c: under(c.spec.categories, "A.LIB") and under(c.spec.categories, "C.DIS"),
+    ),
+    (
+        {"date_from": "2021-03-01", "date_to": "2021-06-30"},
+        lambda w, c: overlaps(c, date(2021, 3, 1), date(2021, 6, 30)),
+    ),
+    ({"date_from": "2021"}, lambda w, c: overlaps(c, date(2021, 1, 1), None)),
+    ({"date_to": "2020-12"}, lambda w, c: overlaps(c, None, date(2020, 12, 31))),
+    (
+        {"date_from": "2021-04", "date_to": "2021-04"},
+        lambda w, c: overlaps(c, date(2021, 4, 1), date(2021, 4, 30)),
+    ),
+    (
+        {"date_from": "2020-01-01", "date_to": "2020-01-01"},
+        lambda w, c: overlaps(c, date(2020, 1, 1), date(2020, 1, 1)),
+    ),
+    (
+        {"date_from": "2019-12-31", "date_to": "2019-12-31"},
+        lambda w, c: overlaps(c, date(2019, 12, 31), date(2019, 12, 31)),
+    ),
+    ({"victim_status": "detained"}, lambda w, c: any(s == "detained" for _, s in victims(w, c))),
+    (
+        {"victim_status": ["dismissed", "fined"]},
+        lambda w, c: any(s in ("dismissed", "fined") for _, s in victims(w, c)),
+    ),
+    ({"role": "witness"}, lambda w, c: any(r == "witness" for _, r in c.spec.others)),
+    ({"role": ["perpetrator", "witness"]}, lambda w, c: c.spec.employer_org or bool(c.spec.others)),
+    ({"role": "victim"}, lambda w, c: bool(c.spec.victims)),
+    (
+        {"organisation": lambda w: w.union},
+        lambda w, c: any(v.person in ("ales", "shared", "v1", "v6") for v in c.spec.victims),
+    ),
+    ({"organisation": lambda w: w.employer_org}, lambda w, c: c.spec.employer_org),
+    ({"victims_min": 2}, lambda w, c: len(c.spec.victims) >= 2),
+    ({"victims_max": 1}, lambda w, c: len(c.spec.victims) <= 1),
+    ({"victims_min": 1, "victims_max": 1}, lambda w, c: len(c.spec.victims) == 1),
+    ({"victims_min": 0}, lambda w, c: True),
+    ({"urgent": "true"}, lambda w, c: c.spec.urgent),
+    ({"urgent": "false"}, lambda w, c: not c.spec.urgent),
+    ({"language": "be"}, lambda w, c: c.spec.language == "be"),
+    ({"tag": ["arrest", "strike"]}, lambda w, c: {"arrest", "strike"} <= set(c.spec.tags)),
+    ({"tag": "RAID"}, lambda w, c: "raid" in c.spec.tags),
+    (
+        {"created_by": lambda w: str(w.accounts["documenter2"].user_id)},
+        lambda w, c: c.spec.owner == "documenter2",
+    ),
+    ({"updated_since": "2000-01-01T00:00:00Z"}, lambda w, c: True),
+    ({"updated_since": "2999-01-01T00:00:00"}, lambda w, c: False),
+    ({"q": "звольнены"}, has_words("звольнены")),
+    ({"q": "ЗВОЛЬНЕНЫ затрымалі"}, has_words("звольнены затрымалі")),
+    ({"q": "уволены"}, has_words("уволены")),
+    ({"q": "dismissed"}, has_words("dismissed")),
+    ({"q": "кракадзіл"}, lambda w, c: False),  # only in a retracted testimony
+    ({"q": "елка"}, has_words("ёлка")),
+    ({"q": "звольн*"}, lambda w, c: any(x.startswith("звольн") for x in text_words(c))),
+    (
+        {
+            "category": "A.LIB",
+            "region": "Гродзенская вобласць",
+            "date_from": "2021",
+            "victim_status": "detained",
+        },
+        lambda w, c: (
+            under(c.spec.categories, "A.LIB")
+            and same("Гродзенская вобласць", "region")(w, c)
+            and overlaps(c, date(2021, 1, 1), None)
+            and any(s == "detained" for _, s in victims(w, c))
+        ),
+    ),
+    (
+        {"tag": "arrest", "urgent": "true", "employer": "гродна азот", "q": "звольнены"},
+        lambda w, c: (
+            "arrest" in c.spec.tags
+            and c.spec.urgent
+            and same("гродна азот", "employer")(w, c)
+            and has_words("звольнены")(w, c)
+        ),
+    ),
+    (
+        {
+            "organisation": lambda w: w.union,
+            "victims_min": 2,
+            "date_to": "2023",
+            "status": ["submitted", "archived"],
+        },
+        lambda w, c: (
+            any(v.person in ("ales", "shared", "v1", "v6") for v in c.spec.victims)
+            and len(c.spec.victims) >= 2
+            and overlaps(c, None, date(2023, 12, 31))
+            and c.spec.status in ("submitted", "archived")
+        ),
+    ),
+    (
+        {"country": "BY", "language": "ru", "category": "B", "victim_status": "fined"},
+        lambda w, c: (
+            c.spec.country == "BY"
+            and c.spec.language == "ru"
+            and under(c.spec.categories, "B")
+            and any(s == "fined" for _, s in victims(w, c))
+        ),
+    ),
+]
+
+
+def resolve(params: dict[str, Any], world: World) -> dict[str, Any]:
+    return {k: (v(world) if callable(v) else v) for k, v in params.items()}
+
+
+@pytest.mark.parametrize("role", ["researcher", "documenter", "documenter2", "coordinator"])
+def test_every_filter_returns_what_a_brute_force_filter_returns(
+    client: TestClient, world: World, accounts: dict[str, Account], role: str
+) -> None:
+    visible = world.visible_to(role)
+    for params, predicate in QUERIES:
+        expected = {c.id for c in visible if predicate(world, c)}
+        ids, total = fetch_all(client, accounts[role], resolve(params, world))
+        assert len(ids) == len(set(ids)), params
+        assert set(ids) == expected, (role, params)
+        assert total == len(expected), (role, params)
+
+
+def test_the_filters_narrow_something(world: World) -> None:
+    """Guard for the test above: the data set makes most filters select a proper, non-empty subset."""
+    visible = world.visible_to("coordinator")
+    proper = [p for p, pred in QUERIES if 0 < sum(pred(world, c) for c in visible) < len(visible)]
+    assert len(proper) >= len(QUERIES) - 8
+
+
+def test_a_year_precision_event_overlaps_a_range_inside_that_year(
+    client: TestClient, world: World, researcher: Account
+) -> None:
+    ids, _ = fetch_all(client, researcher, {"date_from": "2020-03-01", "date_to": "2020-06-30"})
+    titles = {c.spec.title for c in world.cases if c.id in ids}
+    assert "Union leader sentenced for 'extremism'" in titles  # known only as "2020"
+
+
+@pytest.mark.parametrize("plan", ["few", "many"])
+@pytest.mark.parametrize("sort", ["newest", "date", "date_asc", "updated", "relevance"])
+def test_pagination_walks_every_result_once_in_order(
+    client: TestClient,
+    world: World,
+    coordinator: Account,
+    sort: str,
+    plan: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from api.search import service
+
+    # "many": take pages by walking the sort index, as for large result sets.
+    monkeypatch.setattr(service, "_FEW", 1000 if plan == "few" else 0)
+    params: dict[str, Any] = {"sort": sort}
+    if sort == "relevance":
+        params["q"] = "звольнены затрымалі"
+    visible = world.visible_to("coordinator")
+    expected = [c for c in visible if sort != "relevance" or has_words(params["q"])(world, c)]
+    for limit in (1, 2, 5):
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = ok(
+                client.get(
+                    f"{API}/cases",
+                    params={**params, "limit": limit, **({"cursor": cursor} if cursor else {})},
+                    headers=coordinator.headers,
+                )
+            )
+            assert page["total"] == len(expected)
+            assert len(page["items"]) <= limit
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        ids = [i["id"] for i in items]
+        assert sorted(ids) == sorted(c.id for c in expected)
+        key = {
+            "newest": lambda i: (i["created_at"], i["id"]),
+            "date": lambda i: (i["earliest"], i["id"]),
+            "date_asc": lambda i: (i["earliest"], i["id"]),
+            "updated": lambda i: (i["updated_at"], i["id"]),
+        }.get(sort)
+        if key is not None:
+            assert items == sorted(items, key=key, reverse=sort != "date_asc")
+    if sort == "newest":
+        by_creation = [c.id for c in reversed(world.cases) if c in visible]
+        assert ids == by_creation
+
+
+def test_relevance_ranks_the_case_with_more_matches_first(
+    client: TestClient, world: World, coordinator: Account
+) -> None:
+    page = ok(
+        client.get(
+            f"{API}/cases", params={"q": "затрымалі", "sort": "relevance"}, headers=coordinator.headers
+        )
+    )
+    assert page["total"] >= 2
+    assert page["items"][0]["snippet"]
+
+
+def test_visibility_matches_the_case_list_rule(
+    client: TestClient, world: World, accounts: dict[str, Account]
+) -> None:
+    for role in ("researcher", "documenter", "documenter2", "coordinator", "admin"):
+        ids, _total = fetch_all(client, accounts[role], {}, limit=50)
+        assert set(ids) == {c.id for c in world.visible_to(role)}, role
+    restricted = [
+        c.id for c in world.cases if c.spec.confidentiality == "restricted" and not c.spec.retracted
+    ]
+    researcher_ids, _ = fetch_all(client, accounts["researcher"], {"confidentiality": "restricted"})
+    assert researcher_ids == []
+    assert restricted
+    doc2, _ = fetch_all(client, accounts["documenter2"], {"q": "звольнены"})
+    assert doc2 == []  # the only matching cases belong to others
+
+
+def test_researcher_responses_carry_no_identities(
+    client: TestClient, world: World, researcher: Account
+) -> None:
+    for params in (
+        {},
+        {"q": "затрымалі"},
+        {"q": "звольнены", "sort": "relevance"},
+        {"victim_status": "detained"},
+    ):
+        response = client.get(f"{API}/cases", params={**params, "limit": 200}, headers=researcher.headers)
+        assert response.status_code == 200
+        assert CANARY not in response.text
+        assert not re.search(r'"(identity|full_name|person_id|pseudonym)"', response.text)
+
+
+def test_full_text_finds_belarusian_russian_and_english_with_highlighted_snippets(
+    client: TestClient, world: World, researcher: Account
+) -> None:
+    def search(q: str) -> dict[str, Any]:
+        return ok(client.get(f"{API}/cases", params={"q": q}, headers=researcher.headers))
+
+    be = search("звольнены")
+    titles = [i["title"] for i in be["items"]]
+    assert titles == ["Арышт старшыні прафсаюза на Гродна Азоце"]
+    assert "<mark>звольнены</mark>" in be["items"][0]["snippet"]
+    ru = search("Уволены")
+    assert [i["title"] for i in ru["items"]] == ["Увольнение членов профсоюза на Беларуськалии"]
+    snippet = ru["items"][0]["snippet"]
+    assert "<mark>уволены</mark>" in snippet
+    assert "&lt;script&gt;" in snippet and "<script>" not in snippet
+    en = search("DISMISSED")
+    assert [i["title"] for i in en["items"]] == ["Union leader sentenced for 'extremism'"]
+    assert "<mark>dismissed</mark>" in en["items"][0]["snippet"]
+    testimony = search("прахадной")  # only in a testimony
+    assert testimony["total"] == 1 and "<mark>прахадной</mark>" in testimony["items"][0]["snippet"]
+    assert search("кракадзіл")["total"] == 0  # the testimony holding it was retracted
+    no_q = ok(client.get(f"{API}/cases", headers=researcher.headers))
+    assert all(i["snippet"] is None for i in no_q["items"])
+
+
+def test_text_index_follows_edits_and_retractions(
+    client: TestClient, world: World, documenter: Account
+) -> None:
+    case = next(c for c in world.cases if c.spec.title.startswith("Увольнение"))
+    url = f"{API}/cases/{case.id}"
+    etag = client.get(url, headers=documenter.headers).headers["ETag"]
+    ok(
+        client.patch(
+            url, json={"narrative": "Новое слово бегемот."}, headers={**documenter.headers, "If-Match": etag}
+        )
+    )
+    assert fetch_all(client, documenter, {"q": "бегемот"})[0] == [case.id]
+    etag = client.get(url, headers=documenter.headers).headers["ETag"]
+    ok(
+        client.patch(
+            url, json={"region": "Віцебская вобласць"}, headers={**documenter.headers, "If-Match": etag}
+        )
+    )
+    assert fetch_all(client, documenter, {"region": "віцебская вобласць"})[0] == [case.id]
+    testimonies = ok(client.get(f"{url}/testimonies", headers=documenter.headers))
+    t_url = f"{url}/testimonies/{testimonies[0]['id']}"
+    etag = client.get(t_url, headers=documenter.headers).headers["ETag"]
+    ok(
+        client.patch(
+            t_url, json={"text": "Теперь тут жираф."}, headers={**documenter.headers, "If-Match": etag}
+        )
+    )
+    assert fetch_all(client, documenter, {"q": "жираф"})[0] == [case.id]
+    assert fetch_all(client, documenter, {"q": "объяснения"})[0] == []
+    etag = client.get(t_url, headers=documenter.headers).headers["ETag"]
+    ok(
+        client.post(
+            f"{t_url}/retract", json={"reason": "wrong"}, headers={**documenter.headers, "If-Match": etag}
+        )
+    )
+    assert fetch_all(client, documenter, {"q": "жираф"})[0] == []
+    etag = client.get(url, headers=documenter.headers).headers["ETag"]
+    ok(
+        client.post(
+            f"{url}/retract", json={"reason": "dup"}, headers={**documenter.headers, "If-Match": etag}
+        )
+    )
+    assert fetch_all(client, documenter, {"q": "бегемот"})[0] == []
+
+
+def test_rebuilding_the_index_gives_the_same_answers(
+    client: TestClient, world: World, coordinator: Account
+) -> None:
+    from api.search.index import rebuild_text_index
+
+    queries = [{"q": "звольнены"}, {"q": "затрымалі"}, {"employer": "гродна азот"}, {"q": "елка"}]
+    before = [fetch_all(client, coordinator, q) for q in queries]
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    with db.engine.begin() as connection:
+        written = rebuild_text_index(connection)
+    assert written == sum(1 for c in world.cases if not c.spec.retracted) + sum(
+        len(c.spec.testimonies) for c in world.cases if not c.spec.retracted
+    )
+    assert [fetch_all(client, coordinator, q) for q in queries] == before
+
+
+def problem_fields(response: Any) -> list[str]:
+    assert response.status_code == 422, response.text
+    return [e["field"] for e in response.json()["errors"]]
+
+
+def test_bad_parameters_are_422_problems_naming_them(
+    client: TestClient, world: World, researcher: Account
+) -> None:
+    def get(**params: Any) -> Any:
+        return client.get(f"{API}/cases", params=params, headers=researcher.headers)
+
+    assert "query.colour" in problem_fields(get(colour="red"))
+    assert "query.date_from" in problem_fields(get(date_from="2021-13"))
+    assert "query.date_to" in problem_fields(get(date_to="21.03.2021"))
+    assert "query.date_from" in problem_fields(get(date_from="2022", date_to="2021"))
+    assert "query.category" in problem_fields(get(category="A.NOPE"))
+    assert "query.victim_status.0" in problem_fields(get(victim_status="happy"))
+    assert "query.sort" in problem_fields(get(sort="relevance"))
+    assert "query.q" in problem_fields(get(q="*"))
+    assert "query.cursor" in problem_fields(get(cursor="not-a-cursor"))
+    first = ok(get(limit=1))
+    cursor = first["next_cursor"]
+    assert cursor
+    assert ok(get(limit=1, cursor=cursor))["items"]
+    assert "query.cursor" in problem_fields(get(limit=1, cursor=cursor, status="verified"))
+    assert "query.cursor" in problem_fields(get(limit=1, cursor=cursor, sort="date"))
+    tampered = cursor[:-3] + ("AAA" if cursor[-3:] != "AAA" else "BBB")
+    assert "query.cursor" in problem_fields(get(limit=1, cursor=tampered))
+
+
+INJECTIONS = [
+    "' OR 1=1 --",
+    '"; DROP TABLE case_record; --',
+    "%",
+    "_",
+    "NEAR(a b)",
+    '"',
+    "*",
+    "AND OR",
+    "a*b",
+    "\\",
+    "')--",
+]
+STRING_FILTERS = [
+    "region",
+    "place",
+    "employer",
+    "sector",
+    "q",
+    "tag",
+    "language",
+    "category",
+    "country",
+    "status",
+    "created_by",
+    "organisation",
+    "date_from",
+    "updated_since",
+    "sort",
+    "cursor",
+]
+
+
+def test_injection_strings_never_fail_or_widen_results(
+    client: TestClient, world: World, coordinator: Account
+) -> None:
+    visible = world.visible_to("coordinator")
+    for name in STRING_FILTERS:
+        for value in INJECTIONS:
+            response = client.get(
+                f"{API}/cases", params={name: value, "limit": 200}, headers=coordinator.headers
+            )
+            assert response.status_code in (200, 422), (name, value, response.text)
+            if response.status_code == 200:
+                got = {i["id"] for i in response.json()["items"]}
+                if name == "q":
+                    expected = {c.id for c in visible if has_words(value)(world, c)}
+                else:
+                    expected = set()
+                assert got == expected, (name, value)
+    # the tables are still there
+    assert fetch_all(client, coordinator, {}, limit=50)[1] == len(visible)
