@@ -497,7 +497,11 @@ def load(
         with httpx.Client(headers=headers, timeout=60) as http:
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
-                response = http.get(url, params=tuple(params))
+                try:
+                    response = http.get(url, params=tuple(params))
+                except httpx.TimeoutException:  # counted as an error, not a latency
+                    bad += 1
+                    continue
                 mine.append(time.perf_counter() - t0)
                 if response.status_code != 200:
                     bad += 1
@@ -575,8 +579,11 @@ def run_db(label: str, url: str, data_dir: Path, args: argparse.Namespace) -> li
             if app_ok:
                 app = merge(app_runs)
                 lines.append(
-                    f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "
-                    f"{app.rps / raw.rps:.2f}x |" + (f" {app.errors} errors" if app.errors else "")
+                    f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "(
+                        f"{app.rps / raw.rps:.2f}x |" if raw.rps else "– |"
+                    )
+                    + (f" {app.errors} app errors" if app.errors else "")
+                    + (f" {raw.errors} raw errors" if raw.errors else "")
                 )
             else:
                 lines.append(f"| {name} | – | – | – | {raw_cells} | – (app: {notes[name][:60]}) |")
