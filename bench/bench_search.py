@@ -579,9 +579,8 @@ def run_db(label: str, url: str, data_dir: Path, args: argparse.Namespace) -> li
             if app_ok:
                 app = merge(app_runs)
                 lines.append(
-                    f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "(
-                        f"{app.rps / raw.rps:.2f}x |" if raw.rps else "– |"
-                    )
+                    f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "
+                    + (f"{app.rps / raw.rps:.2f}x |" if raw.rps else "– |")
                     + (f" {app.errors} app errors" if app.errors else "")
                     + (f" {raw.errors} raw errors" if raw.errors else "")
                 )
