@@ -454,7 +454,11 @@ def serve(env: dict[str, str]) -> Iterator[str]:
         yield url
     finally:
         popen.send_signal(signal.SIGINT)
-        popen.wait(timeout=30)
+        try:
+            popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a long query still running
+            popen.kill()
+            popen.wait()
 
 
 # ---- measuring ------------------------------------------------------------------------------------------
@@ -493,7 +497,11 @@ def load(
         with httpx.Client(headers=headers, timeout=60) as http:
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
-                response = http.get(url, params=tuple(params))
+                try:
+                    response = http.get(url, params=tuple(params))
+                except httpx.TimeoutException:  # counted as an error, not a latency
+                    bad += 1
+                    continue
                 mine.append(time.perf_counter() - t0)
                 if response.status_code != 200:
                     bad += 1
@@ -517,9 +525,13 @@ def check(base: str, token: str) -> dict[str, str]:
     notes = {}
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
         for name, (_, path, params) in QUERIES.items():
-            app = http.get(base + path, params=tuple(params))
-            raw = http.get(f"{base}/bench/raw/{name}").json()
-            if app.status_code != 200:
+            try:
+                app = http.get(base + path, params=tuple(params))
+                raw = http.get(f"{base}/bench/raw/{name}").json()
+            except httpx.TimeoutException:
+                notes[name] = "app timed out (over 120 s)"
+                continue
+            if app.status_code != 200:  # a failed query is reported in the table, the raw one still measured
                 notes[name] = f"app {app.status_code}: {app.text[:160]}"
                 continue
             body = app.json()
@@ -553,7 +565,7 @@ def run_db(label: str, url: str, data_dir: Path, args: argparse.Namespace) -> li
         notes = check(base, token)
         for name, (_, path, params) in QUERIES.items():
             app_url, raw_url = base + path, f"{base}/bench/raw/{name}"
-            app_ok = not notes.get(name, "").startswith("app ")
+            app_ok = not notes.get(name, "").startswith("app ")  # "app <status>" or "app timed out"
             if app_ok:
                 load(app_url, params, headers, args.warmup, args.threads)
             load(raw_url, [], {}, args.warmup, args.threads)
@@ -568,7 +580,9 @@ def run_db(label: str, url: str, data_dir: Path, args: argparse.Namespace) -> li
                 app = merge(app_runs)
                 lines.append(
                     f"| {name} | {app.rps:,.0f} | {app.pct(0.5):.1f} | {app.pct(0.95):.1f} | {raw_cells} | "
-                    f"{app.rps / raw.rps:.2f}x |" + (f" {app.errors} errors" if app.errors else "")
+                    + (f"{app.rps / raw.rps:.2f}x |" if raw.rps else "– |")
+                    + (f" {app.errors} app errors" if app.errors else "")
+                    + (f" {raw.errors} raw errors" if raw.errors else "")
                 )
             else:
                 lines.append(f"| {name} | – | – | – | {raw_cells} | – (app: {notes[name][:60]}) |")
