@@ -47,6 +47,8 @@ from api.cases.service import visible_clause  # noqa: E402
 from api.exports.research import COLUMNS, research_statement  # noqa: E402
 from api.models import Case  # noqa: E402
 
+# What the statement returns: the export's columns but the victim count (the export counts the statuses).
+RAW_COLUMNS = tuple(name for name in COLUMNS if name != "victims")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "precedent_bench_export"
 STACK = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
@@ -140,7 +142,7 @@ def baseline(target: Target, fmt: str) -> tuple[int, float]:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(RAW_COLUMNS)
         for row in _plain_cursor(target):
             writer.writerow(["" if v is None else v for v in row])
             rows += 1
@@ -151,7 +153,7 @@ def baseline(target: Target, fmt: str) -> tuple[int, float]:
     else:
         chunk = bytearray()
         for row in _plain_cursor(target):
-            chunk += orjson.dumps(dict(zip(COLUMNS, row, strict=True)), option=orjson.OPT_APPEND_NEWLINE)
+            chunk += orjson.dumps(dict(zip(RAW_COLUMNS, row, strict=True)), option=orjson.OPT_APPEND_NEWLINE)
             rows += 1
             if len(chunk) >= 65536:
                 chunk.clear()
