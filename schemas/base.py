@@ -66,6 +66,8 @@ Tag = Annotated[
     ),
     AfterValidator(_clean_line),
 ]
+# A search string in a query parameter: one line, no control characters (PostgreSQL cannot even compare a NUL).
+QueryText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_clean_line)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", max_length=16)]
 CountryCode = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 

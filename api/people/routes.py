@@ -15,7 +15,7 @@ from api.history import service as history_service
 from api.people import service as people_service
 from api.problems import problem_responses
 from api.routing import IfMatch, with_etag
-from schemas.base import Page, Schema
+from schemas.base import Page, QueryText, Schema
 from schemas.history import RevisionRead
 from schemas.involvement import RetractionIn
 from schemas.person import (
@@ -43,7 +43,7 @@ _EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
 
 class ListQuery(Schema):
-    q: str | None = Field(
+    q: QueryText | None = Field(
         default=None, max_length=200, description="Part of the pseudonym (or name) to look for."
     )
     cursor: str | None = Field(default=None, max_length=2048)

@@ -12,7 +12,7 @@ from api.auth.security import Actor
 from api.deps import Require, SessionDep
 from api.problems import problem_responses
 from api.taxonomy import service as taxonomy_service
-from schemas.base import Schema
+from schemas.base import QueryText, Schema
 from schemas.taxonomy_api import LocalNodeCreate, TaxonomyNodeDetail, TaxonomyNodeRead, VocabularyRead
 
 router = APIRouter(prefix="/taxonomy", tags=["taxonomy"])
@@ -24,7 +24,7 @@ Manager = Annotated[Actor, Depends(Require(Permission.TAXONOMY_MANAGE))]
 
 class TreeQuery(Schema):
     counts: bool = Field(default=False, description="Add rolled-up counts of the cases you may see.")
-    q: str | None = Field(
+    q: QueryText | None = Field(
         default=None,
         min_length=1,
         max_length=100,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
-from tests.factories import API, add_testimony, create_case, create_person, involve
+from tests.factories import API, add_testimony, create_case, create_person, involve, ok
 from tests.web.conftest import sign_in
 from tests.web.world import CANARY, World, build_world
 
@@ -182,3 +182,16 @@ def test_search_results_match_the_api(cases: list[str], browser: TestClient, res
     api = browser.get(f"{API}/cases", params=params, headers=researcher.headers).json()
     html = browser.get("/search", params=params).text
     assert _titles(html) == [c["title"] for c in api["items"]]
+
+
+def test_control_characters_in_web_search_boxes_are_dropped_not_crashing(
+    browser: TestClient, documenter: Account
+) -> None:
+    sign_in(browser, documenter)
+    ok(browser.post(f"{API}/people", json={"pseudonym": "Witness NUL-1"}, headers=documenter.headers), 201)
+    for page in ("/people", "/search"):
+        response = browser.get(page, params={"q": "Witness\x00 NUL\u202e-1"})
+        assert response.status_code in (200, 422), (page, response.status_code)
+        assert "Internal error" not in response.text
+    listed = browser.get("/people", params={"q": "NUL\x00-1"})
+    assert "Witness NUL-1" in listed.text

@@ -173,7 +173,8 @@ def _form_page(
 @router.get("/people")
 def people_list(request: Request, ctx: ContextDep, session: SessionDep, actor: Reader) -> Response:
     """People the user may see, by pseudonym (identities are never opened for a list)."""
-    q = (request.query_params.get("q") or "").strip()[:200]
+    # Control characters can only be typed on purpose and PostgreSQL cannot compare a NUL: drop them.
+    q = "".join(ch for ch in (request.query_params.get("q") or "") if ch.isprintable()).strip()[:200]
     state = FormState(values={"q": q})
     page = None
     try:
