@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_export import PRECEDENT, PeakRss, Target, server  # noqa: E402
+from bench.bench_export import PRECEDENT, peak_rss  # noqa: E402
+from bench.bench_upload import uvicorn  # noqa: E402
 
 BLOCK = 1024 * 1024
 
@@ -84,7 +85,8 @@ def main() -> None:
                 handle.write(os.urandom(BLOCK))
         size = exhibit.stat().st_size
         auth = ["-H", f"Authorization: Bearer {token}"]
-        with server(Target("sqlite", env, "")) as (url, process):
+        with uvicorn(["api.main:app_factory", "--factory"], env) as server:
+            url, process = server.url, server.process
             case = json.loads(
                 _curl(
                     *auth,
@@ -117,7 +119,7 @@ def main() -> None:
             plain, ours, peaks, bundle_size = [], [], [], 0
             for _ in range(args.runs):
                 plain.append(size / plain_read(stored))
-                with PeakRss(process) as peak:
+                with peak_rss(process) as peak:
                     started = time.perf_counter()
                     bundle_size = int(
                         _curl(

@@ -22,13 +22,10 @@ import csv
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,12 +43,12 @@ from api.auth.security import Actor  # noqa: E402
 from api.cases.service import visible_clause  # noqa: E402
 from api.exports.research import COLUMNS, research_statement  # noqa: E402
 from api.models import Case  # noqa: E402
+from bench.bench_upload import RssSampler, uvicorn  # noqa: E402
 
 # What the statement returns: the export's columns but the victim count (the export counts the statuses).
 RAW_COLUMNS = tuple(name for name in COLUMNS if name != "victims")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "precedent_bench_export"
-STACK = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 PRECEDENT = [sys.executable, "-m", "api.cli"]
 
 
@@ -160,64 +157,16 @@ def baseline(target: Target, fmt: str) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
-def server(target: Target) -> Iterator[tuple[str, psutil.Process]]:
-    port = _free_port()
-    popen = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app_factory",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *STACK,
-        ],
-        env=target.env,
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
+def peak_rss(process: psutil.Process) -> Iterator[RssSampler]:
+    """Sample the process's RSS every 5 ms while the block runs; the sampler keeps the peak."""
+    sampler = RssSampler(process)
+    sampler.start()
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/readyz", timeout=1)  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url, psutil.Process(popen.pid)
+        yield sampler
     finally:
-        popen.terminate()
-        popen.wait(timeout=30)
-
-
-class PeakRss:
-    def __init__(self, process: psutil.Process) -> None:
-        self.process = process
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        sampler.running = False
+        sampler.join()
 
 
 def http_export(url: str, token: str, fmt: str, params: str = "") -> tuple[int, float]:
@@ -266,7 +215,8 @@ def tenth_params(target: Target) -> str:
 def bench(target: Target, token: str, runs: int) -> list[str]:
     SQL[target.name] = baseline_sql(target, researcher_id(target))
     lines = []
-    with server(target) as (url, process):
+    with uvicorn(["api.main:app_factory", "--factory"], target.env) as server:
+        url, process = server.url, server.process
         http_export(url, token, "csv", "&date_to=2000-01-01")  # warm up: imports, taxonomy cache, connections
         idle = process.memory_info().rss
         for fmt in ("csv", "ndjson"):
@@ -275,11 +225,11 @@ def bench(target: Target, token: str, runs: int) -> list[str]:
             for _ in range(runs):
                 rows, seconds = baseline(target, fmt)
                 base.append(rows / seconds)
-                with PeakRss(process) as peak:
+                with peak_rss(process) as peak:
                     _, seconds = http_export(url, token, fmt)
                 ours.append(rows / seconds)
                 peaks["all"] = max(peaks.get("all", 0), peak.peak - idle)
-            with PeakRss(process) as peak:
+            with peak_rss(process) as peak:
                 http_export(url, token, fmt, tenth_params(target))
             peaks["tenth"] = peak.peak - idle
             b, o = statistics.median(base), statistics.median(ours)

@@ -308,3 +308,22 @@ def record_bundle(*, ctx: AppContext, actor: Actor, plan: BundlePlan, sha256: st
             export_id=plan.export_id,
             exhibits=[(e.item.id, e.blob.sha256) for e in plan.exhibits],
         )
+
+
+def stream_and_record(*, ctx: AppContext, plan: BundlePlan, actor: Actor) -> Iterator[bytes]:
+    """Yield the bundle; only once its last byte is sent is it recorded as exported (file digest and size)."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in stream_bundle(ctx=ctx, plan=plan, actor=actor, organisation=ctx.settings.organisation_name):
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    record_bundle(ctx=ctx, actor=actor, plan=plan, sha256=digest.hexdigest(), size=size)
+
+
+def download_headers(plan: BundlePlan) -> dict[str, str]:
+    """Headers of a bundle download: its file name, export id and how many items were withheld."""
+    return {
+        "Content-Disposition": f'attachment; filename="{plan.bag_name}.zip"',
+        "X-Export-Id": str(plan.export_id),
+        "X-Withheld-Count": str(len(plan.withheld)),
+    }

@@ -9,9 +9,7 @@ complainant and signatory and is made through the API (POST /api/v1/exports/ilo-
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -119,24 +117,10 @@ def export_bundle(
     audience = _audience(actor, request.query_params.get("audience"), SAFE_DEFAULT)
     plan = bundle.plan_bundle(session=session, ctx=ctx, actor=actor, case_id=case_id, audience=audience)
 
-    def body() -> Iterator[bytes]:
-        digest, size = hashlib.sha256(), 0
-        for chunk in bundle.stream_bundle(
-            ctx=ctx, plan=plan, actor=actor, organisation=ctx.settings.organisation_name
-        ):
-            digest.update(chunk)
-            size += len(chunk)
-            yield chunk
-        bundle.record_bundle(ctx=ctx, actor=actor, plan=plan, sha256=digest.hexdigest(), size=size)
-
     return StreamingResponse(
-        body(),
+        bundle.stream_and_record(ctx=ctx, plan=plan, actor=actor),
         media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{plan.bag_name}.zip"',
-            "X-Export-Id": str(plan.export_id),
-            "X-Withheld-Count": str(len(plan.withheld)),
-        },
+        headers=bundle.download_headers(plan),
     )
 
 
