@@ -45,7 +45,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _EXPORT_PROBLEMS = problem_responses(401, 403, 404, 422)
 
 
-def _file_response(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
+def file_response(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
+    """A made export file as a download, with its export id, digest and withheld count in headers."""
     return Response(
         content=body,
         media_type=media_type,
@@ -58,7 +59,8 @@ def _file_response(body: bytes, *, media_type: str, filename: str, record: Any) 
     )
 
 
-def _stamp() -> str:
+def stamp() -> str:
+    """Today (UTC) for export file names."""
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
@@ -97,10 +99,10 @@ def ilo_complaint(
     )
     if request.format == "json":
         body = complaint.model_dump_json(indent=2).encode()
-        media_type, filename = "application/json", f"precedent-ilo-complaint-{_stamp()}.json"
+        media_type, filename = "application/json", f"precedent-ilo-complaint-{stamp()}.json"
     else:
         body = ilo.write_docx(complaint)
-        media_type, filename = DOCX, f"precedent-ilo-complaint-{_stamp()}.docx"
+        media_type, filename = DOCX, f"precedent-ilo-complaint-{stamp()}.docx"
     record = export_service.record_export(
         session=session,
         actor=actor,
@@ -111,7 +113,7 @@ def ilo_complaint(
         data=body,
         withheld=selection.withheld,
     )
-    return _file_response(body, media_type=media_type, filename=filename, record=record)
+    return file_response(body, media_type=media_type, filename=filename, record=record)
 
 
 class ItucQuery(Schema):
@@ -156,8 +158,8 @@ def ituc_survey(
         data=body,
         withheld=selection.withheld,
     )
-    return _file_response(
-        body, media_type=media_type, filename=f"precedent-ituc-{_stamp()}.{query.format}", record=record
+    return file_response(
+        body, media_type=media_type, filename=f"precedent-ituc-{stamp()}.{query.format}", record=record
     )
 
 
@@ -193,8 +195,8 @@ def huridocs_export(
         data=body,
         withheld=selection.withheld,
     )
-    return _file_response(
-        body, media_type=media_type, filename=f"precedent-huridocs-{_stamp()}.{ext}", record=record
+    return file_response(
+        body, media_type=media_type, filename=f"precedent-huridocs-{stamp()}.{ext}", record=record
     )
 
 
@@ -274,7 +276,7 @@ def research_export(
         body,
         media_type=RESEARCH_MEDIA[query.format],
         headers={
-            "Content-Disposition": f'attachment; filename="precedent-research-{_stamp()}.{query.format}"'
+            "Content-Disposition": f'attachment; filename="precedent-research-{stamp()}.{query.format}"'
         },
     )
 

@@ -10,8 +10,7 @@ complainant and signatory and is made through the API (POST /api/v1/exports/ilo-
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
@@ -22,6 +21,7 @@ from api.cases import service as cases_service
 from api.deps import ContextDep, SessionDep
 from api.exports import bundle, huridocs, ituc, sheet
 from api.exports import service as export_service
+from api.exports.routes import file_response, stamp
 from api.problems import PermissionDenied
 from api.web.routing import WebRoute
 from api.web.session import WebRequire
@@ -64,23 +64,6 @@ def _audience(actor: Actor, raw: str | None, default: ExportAudience) -> ExportA
     if audience not in audiences_for(actor):
         raise PermissionDenied("Internal exports carry identities; your role may not read identities.")
     return audience
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
-
-
-def _file(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
-    return Response(
-        content=body,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Export-Id": str(record.id),
-            "X-Export-SHA256": record.sha256,
-            "X-Withheld-Count": str(len(record.withheld)),
-        },
-    )
 
 
 @router.get("/cases/{case_id}/export")
@@ -176,7 +159,9 @@ def export_ituc(
         data=body,
         withheld=selection.withheld,
     )
-    return _file(body, media_type=media_type, filename=f"precedent-ituc-{_stamp()}.{fmt}", record=record)
+    return file_response(
+        body, media_type=media_type, filename=f"precedent-ituc-{stamp()}.{fmt}", record=record
+    )
 
 
 @router.get("/cases/{case_id}/export/huridocs")
@@ -209,4 +194,6 @@ def export_huridocs(
         data=body,
         withheld=selection.withheld,
     )
-    return _file(body, media_type=media_type, filename=f"precedent-huridocs-{_stamp()}.{ext}", record=record)
+    return file_response(
+        body, media_type=media_type, filename=f"precedent-huridocs-{stamp()}.{ext}", record=record
+    )
