@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from evidence_store.errors import BlobCorrupted, BlobNotFound
 from evidence_store.merkle import MerkleTree
 from evidence_store.treehead import TreeHeadSignatureError, format_timestamp
 from evidence_store.tsp import TimestampError, verify_timestamp_token
+from evidence_store.verify import Problem as Finding  # one failed check, the same shape for both verifiers
 from schemas.evidence import EvidenceForm, IntegrityStatus
 
 if TYPE_CHECKING:
@@ -52,23 +53,6 @@ _LEAF_PREFIX = b"\x00"
 
 #: Progress callback: (phase, done, total), called often; ``done`` counts bytes for blobs, records for the ledger.
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One failed check: the item, what is wrong, expected vs found."""
-
-    item: str
-    message: str
-    expected: str | None = None
-    found: str | None = None
-
-    def __str__(self) -> str:
-        """Return ``item: message (expected X, found Y)``."""
-        detail = ""
-        if self.expected is not None or self.found is not None:
-            detail = f" (expected {self.expected or '-'}, found {self.found or '-'})"
-        return f"{self.item}: {self.message}{detail}"
 
 
 @dataclass
@@ -92,7 +76,7 @@ class IntegrityReport:
         """Return a JSON-ready form of the report."""
         return {
             "ok": self.ok,
-            "findings": [vars(f) for f in self.findings],
+            "findings": [asdict(f) for f in self.findings],
             "notes": self.notes,
             "checked": self.checked,
         }
