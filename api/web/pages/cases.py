@@ -171,7 +171,7 @@ def _draft_values(
     return draft.data if draft.form == form else None
 
 
-def _save_draft(
+def _keep_draft(
     *,
     session: Session,
     actor: Actor,
@@ -180,8 +180,10 @@ def _save_draft(
     values: dict[str, Any],
     draft_field: Any,
     case_id: uuid.UUID | None,
-) -> uuid.UUID:
-    return web_service.save_draft(
+    page: str,
+) -> Response:
+    """Save the form's values as a draft on the server and go back to `page` with it (nothing is lost)."""
+    draft_id = web_service.save_draft(
         session=session,
         actor=actor,
         sealer=ctx.sealer,
@@ -190,6 +192,7 @@ def _save_draft(
         case_id=case_id,
         draft_id=form_uuid(draft_field),
     )
+    return redirect(f"{page}?draft={draft_id}&notice=draft_saved")
 
 
 def _finish_draft(session: Session, actor: Actor, draft_field: Any) -> None:
@@ -295,7 +298,7 @@ def create_case(
     """Record the case, or save the form as a draft; on bad input show the form again with the errors."""
     values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
-        draft_id = _save_draft(
+        return _keep_draft(
             session=session,
             actor=actor,
             ctx=ctx,
@@ -303,8 +306,8 @@ def create_case(
             values=values,
             draft_field=form.get("draft_id"),
             case_id=None,
+            page="/cases/new",
         )
-        return redirect(f"/cases/new?draft={draft_id}&notice=draft_saved")
     try:
         case = cases_service.create_case(session=session, actor=actor, case_in=case_input(values))
     except FormInvalid as invalid:
@@ -484,7 +487,7 @@ def update_case(
     row = cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
     values = form_values(form, multi=("categories",))
     if form.get("action") == "save_draft":
-        draft_id = _save_draft(
+        return _keep_draft(
             session=session,
             actor=actor,
             ctx=ctx,
@@ -492,8 +495,8 @@ def update_case(
             values=values,
             draft_field=form.get("draft_id"),
             case_id=case_id,
+            page=f"/cases/{case_id}/edit",
         )
-        return redirect(f"/cases/{case_id}/edit?draft={draft_id}&notice=draft_saved")
     version = str(form.get("version", ""))
     try:
         case_in = case_input(values)
@@ -657,7 +660,7 @@ def create_involvement(
     row = cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
     values = form_values(form)
     if form.get("action") == "save_draft":
-        draft_id = _save_draft(
+        return _keep_draft(
             session=session,
             actor=actor,
             ctx=ctx,
@@ -665,8 +668,8 @@ def create_involvement(
             values=values,
             draft_field=form.get("draft_id"),
             case_id=case_id,
+            page=f"/cases/{case_id}/involvements/new",
         )
-        return redirect(f"/cases/{case_id}/involvements/new?draft={draft_id}&notice=draft_saved")
     state = FormState(values=values)
     chosen = form_uuid(values.get("person_id"))
     new_person = None if chosen else _new_person(values, state)
@@ -775,7 +778,7 @@ def create_testimony(
     row = cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
     values = form_values(form)
     if form.get("action") == "save_draft":
-        draft_id = _save_draft(
+        return _keep_draft(
             session=session,
             actor=actor,
             ctx=ctx,
@@ -783,8 +786,8 @@ def create_testimony(
             values=values,
             draft_field=form.get("draft_id"),
             case_id=case_id,
+            page=f"/cases/{case_id}/testimonies/new",
         )
-        return redirect(f"/cases/{case_id}/testimonies/new?draft={draft_id}&notice=draft_saved")
     state = FormState(values=values)
     chosen = form_uuid(values.get("source_person_id"))
     new_person = None if chosen else _new_person(values, state)
