@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -112,11 +113,13 @@ def apply_update(
     case_id: uuid.UUID | None = None,
     extra_changes: dict[str, dict[str, Any]] | None = None,
     derived: dict[str, Any] | None = None,
+    before_commit: Callable[[], None] | None = None,
     **revision: Any,
 ) -> Any:
     """Write the changed fields under optimistic locking, record one revision, commit; return the fresh row.
 
-    `derived` values (search keys and the like) are written along with a change but not recorded in history.
+    `derived` values (search keys and the like) are written along with a change but not recorded in history;
+    `before_commit` runs in the same transaction, after the write (to keep derived data of other rows).
     """
     from api.history import service as history_service
 
@@ -142,6 +145,8 @@ def apply_update(
         changes=changes,
         **revision,
     )
+    if before_commit is not None:
+        before_commit()
     session.commit()
     return reload(session, model, row.id)
 
@@ -155,8 +160,12 @@ def retract(
     reason: str,
     entity_type: str,
     case_id: uuid.UUID | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> Any:
-    """Mark a record retracted with a reason (never deleted), record the revision, commit; return it fresh."""
+    """Mark a record retracted with a reason (never deleted), record the revision, commit; return it fresh.
+
+    `before_commit` runs in the same transaction, after the write (to keep derived data of other rows).
+    """
     from api.history import service as history_service
 
     ensure_not_retracted(row, entity_type)
@@ -180,6 +189,8 @@ def retract(
         changes={"retracted_at": {"before": None, "after": now.isoformat()}},
         reason=reason,
     )
+    if before_commit is not None:
+        before_commit()
     session.commit()
     return reload(session, model, row.id)
 

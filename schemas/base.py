@@ -82,7 +82,13 @@ class Page(Schema, Generic[T]):
     """One page of a list, in a stable order, with the total and an opaque cursor for the next page."""
 
     items: list[T]
-    total: int = Field(description="Number of records matching the query, over all pages.")
+    total: int = Field(
+        description="Number of records matching the query, over all pages; when total_exact is false, there are more."
+    )
+    total_exact: bool = Field(
+        default=True,
+        description="False when counting stopped at `total` (a search with many matches; ask exact_total=true).",
+    )
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` to get the next page; null at the end."
     )

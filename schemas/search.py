@@ -104,6 +104,13 @@ class CaseListQuery(CaseFilterQuery):
     )
     cursor: str | None = Field(default=None, max_length=2048)
     limit: int = Field(default=50, ge=1, le=200)
+    exact_total: bool = Field(
+        default=False,
+        description=(
+            "Count every match. By default counting stops past 1,000 matches (total_exact is then false), which "
+            "keeps a page fast at a million cases; /stats always counts exactly."
+        ),
+    )
 
 
 class StatsQuery(CaseFilterQuery):

@@ -61,6 +61,7 @@ def list_cases(
         cursor=query.cursor,
         limit=query.limit,
         secret=ctx.secret,
+        exact_total=query.exact_total,
     )
 
 

@@ -63,7 +63,8 @@ _SCALAR_FIELDS = [
 ]
 
 # Case fields the search index holds (api.search.index.case_row).
-_INDEXED_FIELDS = {"title", "summary", "narrative", "region", "place", "employer", "sector"}
+_TEXT_FIELDS = {"title", "summary", "narrative"}
+_FOLDED_FIELDS = {"region", "place", "employer", "sector"}
 
 
 class _Overlay:
@@ -229,6 +230,9 @@ def create_case(*, session: Session, actor: Actor, case_in: CaseCreate) -> CaseR
         created_at=now,
         updated_at=now,
     )
+    for name, value in search_index.case_folds(case).items():
+        setattr(case, name, value)
+    case.category_codes = search_index.category_signature(codes)
     session.add(case)
     session.flush()
     _write_categories(session, case.id, codes, primary)
@@ -288,6 +292,7 @@ def update_case(
             if primary != case.primary_category:
                 changes["primary_category"] = {"before": case.primary_category, "after": primary}
                 values["primary_category"] = primary
+            values["category_codes"] = search_index.category_signature(codes)  # derived, not in the history
             _write_categories(session, case.id, codes, primary)
     if "tags" in given:
         current_tags = _current_tags(session, case.id)
@@ -299,10 +304,12 @@ def update_case(
         return case_to_read(session=session, case=case)
     if "occurred_from" in values or "occurred_to" in values or "date_precision" in values:
         values["date_lo"], values["date_hi"] = dates.window(occurred_from, occurred_to, precision)
+    if _FOLDED_FIELDS & values.keys():
+        values |= search_index.case_folds(_Overlay(case, values))  # derived: written, not in the history
     version = conditional_update(
         session=session, model=Case, row_id=case.id, expected_version=case.version, values=values, actor=actor
     )
-    if _INDEXED_FIELDS & values.keys():
+    if _TEXT_FIELDS & values.keys():
         search_index.index_case(session, _Overlay(case, values))
     history_service.record_revision(
         session=session,
@@ -467,4 +474,6 @@ def list_cases(
     page = search_service.search_cases(
         session=session, actor=actor, filters=search, sort="newest", cursor=cursor, limit=limit, secret=secret
     )
-    return Page[CaseRead](items=list(page.items), total=page.total, next_cursor=page.next_cursor)
+    return Page[CaseRead](
+        items=list(page.items), total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor
+    )

@@ -14,6 +14,7 @@ from api.models import Involvement, Organisation, Person
 from api.people import service as people_service
 from api.problems import NotFound, PermissionDenied, ValidationProblem
 from api.records import apply_update, check_if_match, ensure_not_retracted, retract, snapshot
+from api.search import index as search_index
 from api.taxonomy import service as taxonomy_service
 from schemas.enums import InvolvementRole
 from schemas.involvement import InvolvementCreate, InvolvementRead, InvolvementUpdate, _check_role_fields
@@ -95,6 +96,7 @@ def create_involvement(
         action="create",
         changes=snapshot(row, _FIELDS),
     )
+    search_index.refresh_victims(session, case_id, row.person_id)
     session.commit()
     return _to_read(session, row)
 
@@ -170,6 +172,7 @@ def update_involvement(
         values=given,
         entity_type="involvement",
         case_id=case_id,
+        before_commit=lambda: search_index.refresh_victims(session, case_id, row.person_id),
     )
     return _to_read(session, row)
 
@@ -196,5 +199,6 @@ def retract_involvement(
         reason=reason,
         entity_type="involvement",
         case_id=case_id,
+        before_commit=lambda: search_index.refresh_victims(session, case_id, row.person_id),
     )
     return _to_read(session, fresh)

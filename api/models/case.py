@@ -18,6 +18,11 @@ class Case(Audited, table=True):
         sa.Index("ix_case_record_country_date_lo", "country", "date_lo"),
         sa.Index("ix_case_record_created_at_id", "created_at", "id"),
         sa.Index("ix_case_record_updated_at_id", "updated_at", "id"),
+        # The facet filters, each with the date so that a page sorted by date walks one index.
+        *(
+            sa.Index(f"ix_case_record_{name}_fold_date", f"{name}_fold", "date_lo", "id")
+            for name in ("region", "place", "employer", "sector")
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -45,6 +50,21 @@ class Case(Audited, table=True):
     # HURIDOCS facets: MT 17 type of location, MT 41 violation status.
     location_type: str | None = str_field(12, nullable=True)
     violation_status: str | None = str_field(12, nullable=True)
+    # Search facets kept by api.search.index (never edited directly): the place and employer fields
+    # case-folded in Python (SQLite's lower() folds only ASCII), the number of live victim involvements and
+    # one bit per victim status among them (api.search.index.VICTIM_STATUS_BIT).
+    region_fold: str | None = str_field(200, nullable=True)
+    place_fold: str | None = str_field(200, nullable=True)
+    employer_fold: str | None = str_field(300, nullable=True)
+    sector_fold: str | None = str_field(200, nullable=True)
+    victims: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    victim_mask: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    # Of those victim involvements, the ones of a person (not of an organisation), for people counts; and
+    # the case's category codes, sorted, space-separated: statistics group cases by it in one pass.
+    victim_people: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    category_codes: str = Field(
+        default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
+    )
 
 
 class CaseCategory(SQLModel, table=True):

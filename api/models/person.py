@@ -30,6 +30,7 @@ class Person(Audited, table=True):
     """A victim, witness, source or perpetrator, known everywhere by a pseudonym."""
 
     __tablename__ = "person"
+    __table_args__ = (sa.Index("ix_person_victim_cases", "victim_cases"),)
 
     id: uuid.UUID = uuid_pk()
     pseudonym: str = str_field(200)
@@ -41,6 +42,9 @@ class Person(Audited, table=True):
     risk_reviewed_on: date | None = Field(default=None)
     organisation_id: uuid.UUID | None = fk_field("organisation.id", nullable=True)
     occupation: str | None = str_field(200, nullable=True)
+    # Search facet kept by api.search.index: the person's live victim involvements, in all cases. Statistics
+    # add up the cases' victim counts and correct only for the people counted more than once (this above 1).
+    victim_cases: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
 
 
 class PersonIdentity(SQLModel, table=True):

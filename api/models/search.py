@@ -17,18 +17,14 @@ class CaseText(SQLModel, table=True):
     """Searchable text of a case (kind `case`) or of one of its unretracted testimonies (kind `testimony`).
 
     `body` holds the words of the record, case-folded and separated by single spaces, so that SQLite FTS5,
-    PostgreSQL's `simple` configuration and the snippet highlighter all see the same tokens. The case row also
-    carries the case-folded place and employer fields, because SQLite's lower() folds only ASCII.
+    PostgreSQL's `simple` configuration and the snippet highlighter all see the same tokens. (The case-folded
+    place and employer fields live on case_record since migration 0008.)
     """
 
     __tablename__ = "case_text"
     __table_args__ = (
         # GIN on PostgreSQL; on SQLite the column is always NULL, so the partial index stays empty.
         sa.Index("ix_case_text_tsv", "tsv", postgresql_using="gin", sqlite_where=sa.text("tsv IS NOT NULL")),
-        sa.Index("ix_case_text_region_fold", "region_fold", "case_id"),
-        sa.Index("ix_case_text_place_fold", "place_fold", "case_id"),
-        sa.Index("ix_case_text_employer_fold", "employer_fold", "case_id"),
-        sa.Index("ix_case_text_sector_fold", "sector_fold", "case_id"),
     )
 
     # An integer key: the FTS5 table refers to rows by rowid, which must survive VACUUM.
@@ -40,7 +36,3 @@ class CaseText(SQLModel, table=True):
     kind: str = Field(sa_type=sa.String(16), nullable=False)
     body: str = Field(default="", sa_type=sa.Text, nullable=False)
     tsv: Any = Field(default=None, sa_type=TSVectorType, nullable=True)
-    region_fold: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
-    place_fold: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
-    employer_fold: str | None = Field(default=None, sa_type=sa.String(300), nullable=True)
-    sector_fold: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)

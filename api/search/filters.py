@@ -47,7 +47,6 @@ from schemas.enums import InvolvementRole
 from schemas.search import CaseFilterQuery
 
 VICTIM = InvolvementRole.VICTIM.value
-_FOLDED = ("region", "place", "employer", "sector")
 
 
 @dataclass(frozen=True)
@@ -127,30 +126,6 @@ def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     )
 
 
-def _victim_cases(having: sa.ColumnElement[bool]) -> Any:
-    """Ids of the cases whose number of unretracted victims meets `having`."""
-    return (
-        select(Involvement.case_id)
-        .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None))
-        .group_by(col(Involvement.case_id))
-        .having(having)
-    )
-
-
-def victim_count() -> sa.ScalarSelect[Any]:
-    """Correlated count of a case's unretracted victims."""
-    return (
-        select(sa.func.count())
-        .select_from(Involvement)
-        .where(
-            col(Involvement.case_id) == col(Case.id),
-            col(Involvement.role) == VICTIM,
-            col(Involvement.retracted_at).is_(None),
-        )
-        .scalar_subquery()
-    )
-
-
 def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...]) -> Any:
     """SELECT case_id, score FROM the index rows matching every term; higher score is more relevant."""
     readable = [] if actor.can(Permission.TESTIMONY_READ) else [col(CaseText.kind) == search_index.CASE]
@@ -190,14 +165,10 @@ def case_conditions(
         conditions.append(col(Case.confidentiality).in_(f.confidentiality))
     if f.country:
         conditions.append(col(Case.country).in_(f.country))
-    for name in _FOLDED:
+    for name in search_index.FOLDED_FIELDS:
         value = getattr(f, name)
         if value is not None:
-            folded = select(CaseText.case_id).where(
-                col(CaseText.kind) == search_index.CASE,
-                getattr(CaseText, f"{name}_fold") == fold(value.strip()),
-            )
-            conditions.append(col(Case.id).in_(folded))
+            conditions.append(getattr(Case, f"{name}_fold") == fold(value.strip()))
     if f.category:
         subtrees = [
             taxonomy_service.subtree_codes(session=session, code=code, field="query.category")
@@ -216,9 +187,8 @@ def case_conditions(
     if f.date_to is not None:
         conditions.append(col(Case.date_lo) <= f.date_to)
     if f.victim_status:
-        conditions.append(
-            _involved(col(Involvement.role) == VICTIM, col(Involvement.victim_status).in_(f.victim_status))
-        )
+        bits = search_index.status_bits(f.victim_status)
+        conditions.append(col(Case.victim_mask).op("&")(sa.literal(bits, sa.Integer)) != 0)
     if f.role:
         conditions.append(_involved(col(Involvement.role).in_(f.role)))
     if f.organisation is not None:
@@ -231,11 +201,10 @@ def case_conditions(
                 )
             )
         )
-    # One grouped pass over the live-victims index, rather than a count per case.
     if f.victims_min is not None and f.victims_min > 0:
-        conditions.append(col(Case.id).in_(_victim_cases(sa.func.count() >= f.victims_min)))
+        conditions.append(col(Case.victims) >= f.victims_min)
     if f.victims_max is not None:
-        conditions.append(col(Case.id).not_in(_victim_cases(sa.func.count() > f.victims_max)))
+        conditions.append(col(Case.victims) <= f.victims_max)
     if f.urgent is not None:
         conditions.append(col(Case.urgent) == f.urgent)
     if f.language is not None:

@@ -1,4 +1,4 @@
-"""The full-text and facet index (`case_text`): kept in step with cases and testimonies, rebuildable in bulk.
+"""The search index: full text in `case_text`, and the facet columns of `case_record`; rebuildable in bulk.
 
 Design: one application-maintained table on both databases, no PostgreSQL trigger. The words to index are
 tokenized and case-folded in Python (api.search.text), because neither database can fold Cyrillic the same
@@ -8,9 +8,15 @@ next to `body` (GIN-indexed); on SQLite an external-content FTS5 table, `case_ft
 triggers the migration creates. Every write path of cases and testimonies calls these functions inside its own
 transaction; after a bulk load that bypassed the services, call `rebuild_text_index(connection)`.
 
-What is indexed: each unretracted case (title, summary, narrative; with its place and employer fields folded
-for case-insensitive filters) and each unretracted testimony of an unretracted case (its text and its
-translations). A retracted case leaves the index with its testimonies.
+What is indexed: each unretracted case (title, summary, narrative) and each unretracted testimony of an
+unretracted case (its text and its translations). A retracted case leaves the index with its testimonies.
+
+Facets: each case row also carries what the filters and statistics would otherwise find in other tables, so
+that a search reads one row per case instead of joining on UUID keys at a million cases:
+`region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python, written with
+the case) and `victims`/`victim_mask` (the number of its unretracted victim involvements and one bit per
+victim status among them, refreshed by every write of an involvement, in the same transaction, under a lock
+on the case row so that two concurrent writers cannot lose each other's change).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from api.models import Case, CaseText, Testimony
+from api.models import Case, CaseCategory, CaseText, Involvement, Person, Testimony
 from api.search.text import fold, index_body
+from schemas.enums import InvolvementRole, VictimStatus
 
 CASE = "case"
 TESTIMONY = "testimony"
@@ -46,6 +53,66 @@ def _folded(value: str | None) -> str | None:
     return fold(value.strip()) if value and value.strip() else None
 
 
+# One bit per victim status in case_record.victim_mask. Stored data depends on these numbers: append only.
+VICTIM_STATUS_BIT: dict[str, int] = {status.value: 1 << n for n, status in enumerate(VictimStatus)}
+FOLDED_FIELDS = ("region", "place", "employer", "sector")
+_LIVE_VICTIMS = (
+    col(Involvement.role) == InvolvementRole.VICTIM.value,
+    col(Involvement.retracted_at).is_(None),
+)
+
+
+def status_bits(statuses: Iterable[str]) -> int:
+    """The victim_mask bits of these statuses."""
+    bits = 0
+    for status in statuses:
+        bits |= VICTIM_STATUS_BIT[status]
+    return bits
+
+
+def case_folds(values: Any) -> dict[str, str | None]:
+    """The case-folded filter columns of a case (`region_fold`...), from a Case or an object like one."""
+    return {f"{name}_fold": _folded(getattr(values, name)) for name in FOLDED_FIELDS}
+
+
+def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID | None = None) -> None:
+    """Recount a case's live victims and their statuses after an involvement was written (same transaction);
+    with `person_id`, that person's live victim involvements too.
+
+    The rows are locked first (PostgreSQL; SQLite serialises writers), so each recount, a later statement,
+    sees every involvement committed by a writer that held the lock before.
+    """
+    executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case_id).with_for_update())
+    rows = executor.execute(
+        sa.select(col(Involvement.victim_status), col(Involvement.person_id)).where(
+            col(Involvement.case_id) == case_id, *_LIVE_VICTIMS
+        )
+    ).all()
+    executor.execute(
+        sa.update(Case)
+        .where(col(Case.id) == case_id)
+        .values(
+            victims=len(rows),
+            victim_mask=status_bits(status for status, _ in rows if status),
+            victim_people=sum(1 for _, person in rows if person is not None),
+        )
+    )
+    if person_id is not None:
+        executor.execute(sa.select(col(Person.id)).where(col(Person.id) == person_id).with_for_update())
+        count = (
+            sa.select(sa.func.count())
+            .select_from(Involvement)
+            .where(col(Involvement.person_id) == person_id, *_LIVE_VICTIMS)
+            .scalar_subquery()
+        )
+        executor.execute(sa.update(Person).where(col(Person.id) == person_id).values(victim_cases=count))
+
+
+def category_signature(codes: Iterable[str]) -> str:
+    """case_record.category_codes: the codes, sorted and space-separated."""
+    return " ".join(sorted(set(codes)))
+
+
 def case_row(values: Any) -> dict[str, Any]:
     """Index row of a case, from a Case or any object with its attributes."""
     return {
@@ -53,10 +120,6 @@ def case_row(values: Any) -> dict[str, Any]:
         "case_id": values.id,
         "kind": CASE,
         "body": index_body([values.title, values.summary, values.narrative]),
-        "region_fold": _folded(values.region),
-        "place_fold": _folded(values.place),
-        "employer_fold": _folded(values.employer),
-        "sector_fold": _folded(values.sector),
     }
 
 
@@ -70,10 +133,6 @@ def testimony_row(
         "case_id": case_id,
         "kind": TESTIMONY,
         "body": index_body(texts),
-        "region_fold": None,
-        "place_fold": None,
-        "employer_fold": None,
-        "sector_fold": None,
     }
 
 
@@ -152,12 +211,85 @@ def _keyset(connection: sa.Connection, query: Any, key: Any) -> Iterator[Any]:
         after = rows[-1].id
 
 
-def rebuild_text_index(connection: sa.Connection) -> int:
+def rebuild_facets(connection: sa.Connection) -> None:
+    """Recompute every case's and person's facet columns from the records, set-based.
+
+    The folded columns are written once per distinct value (a few hundred regions and employers, not a
+    million cases); the victim counts and status bits by one grouped pass over the live victims; the
+    category codes by one grouped pass over case_category.
+    """
+    for name in FOLDED_FIELDS:
+        source, target = getattr(Case, name), getattr(Case, f"{name}_fold")
+        values = connection.execute(sa.select(source).distinct()).scalars().all()
+        for value in values:
+            where = source.is_(None) if value is None else source == value
+            connection.execute(sa.update(Case).where(where).values({target: _folded(value)}))
+    bit = sa.case(
+        *((col(Involvement.victim_status) == status, b) for status, b in VICTIM_STATUS_BIT.items()), else_=0
+    )
+    per_case = (
+        sa.select(
+            col(Involvement.case_id).label("case_id"),
+            sa.func.count().label("victims"),
+            sa.func.sum(sa.distinct(bit)).label("mask"),
+            sa.func.count(col(Involvement.person_id)).label("people"),
+        )
+        .where(*_LIVE_VICTIMS)
+        .group_by(col(Involvement.case_id))
+        .subquery()
+    )
+    connection.execute(sa.update(Case).values(victims=0, victim_mask=0, victim_people=0, category_codes=""))
+    connection.execute(
+        sa.update(Case)
+        .where(col(Case.id) == per_case.c.case_id)
+        .values(victims=per_case.c.victims, victim_mask=per_case.c.mask, victim_people=per_case.c.people)
+    )
+    _rebuild_signatures(connection)
+    rebuild_person_facets(connection)
+
+
+def rebuild_person_facets(connection: sa.Connection) -> None:
+    """Recount every person's live victim involvements (person.victim_cases), set-based."""
+    per_person = (
+        sa.select(col(Involvement.person_id).label("person_id"), sa.func.count().label("n"))
+        .where(*_LIVE_VICTIMS, col(Involvement.person_id).is_not(None))
+        .group_by(col(Involvement.person_id))
+        .subquery()
+    )
+    connection.execute(sa.update(Person).values(victim_cases=0))
+    connection.execute(
+        sa.update(Person).where(col(Person.id) == per_person.c.person_id).values(victim_cases=per_person.c.n)
+    )
+
+
+def _rebuild_signatures(connection: sa.Connection) -> None:
+    """Write each case's category_codes from case_category."""
+    # The order of the codes inside an aggregate is the input's; the statistics read the codes as a set.
+    ordered = (
+        sa.select(col(CaseCategory.case_id), col(CaseCategory.code))
+        .order_by(col(CaseCategory.case_id), col(CaseCategory.code))
+        .subquery()
+    )
+    joined = (
+        sa.func.string_agg(ordered.c.code, sa.literal_column("' '"))
+        if connection.dialect.name == "postgresql"
+        else sa.func.group_concat(ordered.c.code, " ")
+    )
+    signatures = sa.select(ordered.c.case_id, joined.label("codes")).group_by(ordered.c.case_id).subquery()
+    connection.execute(
+        sa.update(Case).where(col(Case.id) == signatures.c.case_id).values(category_codes=signatures.c.codes)
+    )
+
+
+def rebuild_text_index(connection: sa.Connection, *, facets: bool = True) -> int:
     """Rebuild the whole index from the cases and testimonies in the database; return the rows written.
 
     Runs on the caller's connection and transaction (commit it afterwards). Use after bulk loads that wrote
-    cases or testimonies without the services.
+    cases or testimonies without the services. `facets=False` leaves the case facet columns as they are (for
+    a loader that wrote them itself).
     """
+    if facets:
+        rebuild_facets(connection)
     # On SQLite the triggers on case_text keep case_fts in step, row by row.
     connection.execute(sa.delete(CaseText))
     cases = sa.select(
@@ -165,10 +297,6 @@ def rebuild_text_index(connection: sa.Connection) -> int:
         col(Case.title),
         col(Case.summary),
         col(Case.narrative),
-        col(Case.region),
-        col(Case.place),
-        col(Case.employer),
-        col(Case.sector),
     ).where(col(Case.retracted_at).is_(None))
     written = 0
     for batch in _batches(case_row(r) for r in _keyset(connection, cases, col(Case.id))):

@@ -22,7 +22,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.exports.cells import spreadsheet_safe
-from api.models import Case, CaseCategory, Involvement, TaxonomyClosure, Testimony
+from api.models import Case, Involvement, Person, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search.filters import VICTIM, SearchFilters, case_conditions, text_match
@@ -46,8 +46,10 @@ def _aware(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-# Up to this many matches a page is taken from all the matches, sorted; above, by walking the sort index.
-_FEW = 5000
+# Counting stops here unless the caller asks for the exact total: a count visits every match, and past a
+# few thousand that is what makes a page slow at a million cases (Elasticsearch stops at 10,000 likewise).
+# Up to this many matches a page is also taken from all the matches, sorted; above, by walking the sort index.
+COUNT_CAP = 1000
 # The index that walks each order.
 _SORT_INDEX = {
     "newest": "ix_case_record_created_at_id",
@@ -104,10 +106,24 @@ def search_cases(
     cursor: str | None,
     limit: int,
     secret: bytes,
+    exact_total: bool = False,
 ) -> Page[CaseHit]:
-    """Return one page of the visible, unretracted cases meeting `filters`, with the total and the next cursor."""
+    """Return one page of the visible, unretracted cases meeting `filters`, with the total and the next cursor.
+
+    The total counts up to COUNT_CAP matches (then `total_exact` is false) unless `exact_total` is set.
+    """
     conditions = case_conditions(session=session, actor=actor, filters=filters)
-    total = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
+    # LIMIT as a literal, as below; the count stops at the first COUNT_CAP + 1 matches the planner finds.
+    first = select(sa.literal(1)).select_from(Case).where(*conditions)
+    capped = first.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
+    total = session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
+    few = total <= COUNT_CAP
+    if not few:  # more than COUNT_CAP: say so, or count them all when asked
+        total = (
+            session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
+            if exact_total
+            else COUNT_CAP
+        )
     fingerprint = filters.fingerprint()
     if sort == "relevance":
         if not filters.terms:
@@ -126,7 +142,7 @@ def search_cases(
         key: Any = scores.c.score
         order = _Order(key, True, _float, float)
         query = select(Case, key).join(scores, scores.c.case_id == col(Case.id)).where(*conditions)
-    elif total <= _FEW:
+    elif few:
         # Few matches: find them all through the filters' indexes, then sort them. Left to itself, a planner
         # that overestimates the matches walks the whole sort index instead (PostgreSQL did: 450 ms for 1 row).
         order = _ORDERS[sort]
@@ -159,7 +175,7 @@ def search_cases(
     reads = cases_service.cases_to_read(session=session, cases=cases)
     snippets = _snippets(session=session, actor=actor, cases=cases, filters=filters)
     items = [CaseHit(**read.model_dump(), snippet=snippets.get(read.id)) for read in reads]
-    return Page[CaseHit](items=items, total=total, next_cursor=next_cursor)
+    return Page[CaseHit](items=items, total=total, total_exact=few or exact_total, next_cursor=next_cursor)
 
 
 def _snippets(
@@ -196,9 +212,16 @@ def _snippets(
 
 
 # ---- statistics -------------------------------------------------------------------------------------------
+#
+# Counted from the cases' facet columns in one pass over the matching cases: per group, the number of cases
+# and the sum of their victims who are people (case_record.victim_people). That sum counts a person once per
+# case, so it is exact except for people who are victims in more than one case (person.victim_cases > 1, a
+# small share): their rows in the matching cases are read once more and the repeats taken off. Categories
+# are grouped by each case's set of codes (case_record.category_codes) and rolled up the tree in Python, so a
+# case filed twice under one branch is counted once there.
 
 
-def _victims() -> list[sa.ColumnElement[bool]]:
+def _live_victims() -> list[sa.ColumnElement[bool]]:
     """Unretracted involvements of a person as a victim (joined to the matching cases)."""
     return [
         col(Involvement.role) == VICTIM,
@@ -207,28 +230,52 @@ def _victims() -> list[sa.ColumnElement[bool]]:
     ]
 
 
-def _with_victims(query: Any) -> Any:
-    return query.join(Involvement, col(Involvement.case_id) == col(Case.id)).where(*_victims())
+@dataclass
+class _Tally:
+    cases: dict[Any, int]
+    people: dict[Any, int]
+    total_cases: int
+    total_people: int
 
 
-def _count_by(
-    session: Session, keys: list[Any], conditions: list[Any], *, via: Any = None
-) -> dict[Any, list[int]]:
-    """Distinct cases and distinct victims per value of `keys` over the matching cases (joined through `via`)."""
-
-    def base(*counted: Any) -> Any:
-        query = select(*keys, *counted).select_from(Case)
-        if via is not None:
-            query = via(query)
-        return query.where(*conditions).group_by(*keys)
-
-    counts: dict[Any, list[int]] = {}
+def _tally(session: Session, keys: list[Any], conditions: list[Any], expand: Callable[[Any], Any]) -> _Tally:
+    """Cases and distinct victims per group; `expand` maps a row's key to the groups it counts in."""
     n = len(keys)
-    for row in session.execute(base(sa.func.count(sa.distinct(col(Case.id))))):
-        counts.setdefault(tuple(row[:n]) if n > 1 else row[0], [0, 0])[0] = int(row[n])
-    for row in session.execute(_with_victims(base(sa.func.count(sa.distinct(col(Involvement.person_id)))))):
-        counts.setdefault(tuple(row[:n]) if n > 1 else row[0], [0, 0])[1] = int(row[n])
-    return counts
+
+    def key_of(row: Any) -> Any:
+        return tuple(row[:n]) if n > 1 else (row[0] if n else None)
+
+    cases: dict[Any, int] = {}
+    people: dict[Any, int] = {}
+    total_cases = total_people = 0
+    summed = sa.select(*keys, sa.func.count(), sa.func.sum(col(Case.victim_people))).select_from(Case)
+    for row in session.execute(summed.where(*conditions).group_by(*keys)):
+        n_cases, n_people = int(row[n]), int(row[n + 1] or 0)
+        total_cases += n_cases
+        total_people += n_people
+        for group in expand(key_of(row)):
+            cases[group] = cases.get(group, 0) + n_cases
+            people[group] = people.get(group, 0) + n_people
+    # People in more than one case: each of their rows beyond the first in a group was counted again.
+    repeats = (
+        sa.select(*keys, col(Involvement.person_id))
+        .select_from(Person)
+        .join(Involvement, col(Involvement.person_id) == col(Person.id))
+        .join(Case, col(Case.id) == col(Involvement.case_id))
+        .where(col(Person.victim_cases) > 1, *_live_victims(), *conditions)
+    )
+    seen: set[Any] = set()
+    seen_groups: set[tuple[Any, Any]] = set()
+    for row in session.execute(repeats):
+        person = row[n]
+        if person in seen:
+            total_people -= 1
+        seen.add(person)
+        for group in expand(key_of(row)):
+            if (group, person) in seen_groups:
+                people[group] -= 1
+            seen_groups.add((group, person))
+    return _Tally(cases, people, total_cases, total_people)
 
 
 def _label(labels: dict[str, Any], fallback: str) -> str:
@@ -247,64 +294,84 @@ def _by_value(counts: dict[Any, list[int]]) -> list[StatsGroup]:
     ]
 
 
+def _pairs(tally: _Tally) -> dict[Any, list[int]]:
+    return {key: [n, tally.people.get(key, 0)] for key, n in tally.cases.items()}
+
+
+def _status_groups(session: Session, conditions: list[Any]) -> list[StatsGroup]:
+    """Cases with a victim in each status, and the distinct people in it (read from the involvements)."""
+    counts: dict[Any, list[int]] = {}
+    for status, n_cases, n_people in session.execute(
+        select(
+            col(Involvement.victim_status),
+            sa.func.count(sa.distinct(col(Case.id))),
+            sa.func.count(sa.distinct(col(Involvement.person_id))),
+        )
+        .select_from(Case)
+        .join(Involvement, col(Involvement.case_id) == col(Case.id))
+        .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None), *conditions)
+        .group_by(col(Involvement.victim_status))
+    ):
+        counts[status] = [int(n_cases), int(n_people)]
+    return _by_value(counts)
+
+
 def case_stats(*, session: Session, actor: Actor, filters: SearchFilters, group_by: str) -> StatsRead:
     """Count the matching cases and their victims per group; see the README for what each count means."""
     from api.taxonomy import service as taxonomy_service
 
     conditions = case_conditions(session=session, actor=actor, filters=filters)
-    total_cases = session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
-    total_people = session.execute(
-        _with_victims(select(sa.func.count(sa.distinct(col(Involvement.person_id)))).select_from(Case)).where(
-            *conditions
-        )
-    ).scalar_one()
     groups: list[StatsGroup] = []
+    keys: list[Any]
     if group_by == "category":
         snap = taxonomy_service.snapshot(session)
+        ancestors: dict[str, set[str]] = {}
+        for ancestor, descendants in snap.subtree.items():
+            for code in descendants:
+                ancestors.setdefault(code, set()).add(ancestor)
+        expanded: dict[str, frozenset[str]] = {}
 
-        def filed(query: Any) -> Any:
-            return query.join(CaseCategory, col(CaseCategory.case_id) == col(Case.id)).join(
-                TaxonomyClosure, col(TaxonomyClosure.descendant) == col(CaseCategory.code)
-            )
+        def rolled_up(codes: str) -> frozenset[str]:
+            if codes not in expanded:
+                expanded[codes] = frozenset(a for code in codes.split() for a in ancestors.get(code, {code}))
+            return expanded[codes]
 
-        counts = _count_by(session, [col(TaxonomyClosure.ancestor)], conditions, via=filed)
-        for code in sorted(counts, key=lambda c: snap.nodes[c].path if c in snap.nodes else c):
+        tally = _tally(session, [col(Case.category_codes)], conditions, rolled_up)
+        for code in sorted(tally.cases, key=lambda c: snap.nodes[c].path if c in snap.nodes else c):
             node = snap.nodes.get(code)
             label = _label(node.labels, code) if node else code
-            groups.append(StatsGroup(key=code, label=label, cases=counts[code][0], people=counts[code][1]))
+            groups.append(
+                StatsGroup(key=code, label=label, cases=tally.cases[code], people=tally.people.get(code, 0))
+            )
     elif group_by in ("year", "month"):
         year = sa.extract("year", col(Case.date_lo))
         # A month is known for day and month precision; other cases are grouped under their year alone.
         known = col(Case.date_precision).in_([DatePrecision.DAY.value, DatePrecision.MONTH.value])
         month = sa.case((known, sa.extract("month", col(Case.date_lo))), else_=0)
         keys = [year] if group_by == "year" else [year, month]
-        counts = _count_by(session, keys, conditions)
-        for key in sorted(counts, key=lambda k: k if isinstance(k, tuple) else (k, 0)):
+        tally = _tally(session, keys, conditions, lambda key: (key,))
+        for key in sorted(tally.cases, key=lambda k: k if isinstance(k, tuple) else (k, 0)):
             y, m = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (int(key), 0)
             text = f"{y:04d}-{m:02d}" if m else f"{y:04d}"
             label = f"{y:04d} (month unknown)" if group_by == "month" and not m else text
-            groups.append(StatsGroup(key=text, label=label, cases=counts[key][0], people=counts[key][1]))
-    elif group_by in ("country", "region", "employer"):
-        groups = _by_value(_count_by(session, [getattr(Case, group_by)], conditions))
-    elif group_by == "victim_status":
-        counts = {}
-        for status, n_cases, n_people in session.execute(
-            select(
-                col(Involvement.victim_status),
-                sa.func.count(sa.distinct(col(Case.id))),
-                sa.func.count(sa.distinct(col(Involvement.person_id))),
+            groups.append(
+                StatsGroup(key=text, label=label, cases=tally.cases[key], people=tally.people.get(key, 0))
             )
-            .select_from(Case)
-            .join(Involvement, col(Involvement.case_id) == col(Case.id))
-            .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None), *conditions)
-            .group_by(col(Involvement.victim_status))
-        ):
-            counts[status] = [int(n_cases), int(n_people)]
-        groups = _by_value(counts)
+    elif group_by in ("country", "region", "employer"):
+        tally = _tally(session, [getattr(Case, group_by)], conditions, lambda key: (key,))
+        groups = _by_value(_pairs(tally))
+    elif group_by == "victim_status":
+        tally = _tally(session, [], conditions, lambda _key: ())
+        groups = _status_groups(session, conditions)
     else:
         raise ValidationProblem.single("query.group_by", f"cannot group by {group_by!r}", "enum")
     return StatsRead.model_validate(
-        {"group_by": group_by, "groups": groups, "total_cases": total_cases, "total_people": total_people}
+        {
+            "group_by": group_by,
+            "groups": groups,
+            "total_cases": tally.total_cases,
+            "total_people": tally.total_people,
+        }
     )
 
 

@@ -19,6 +19,7 @@ API = "/api/v1"
 CLIENTS = 8
 CASES_PER_CLIENT = 3
 EDITS_PER_CLIENT = 5
+VICTIMS_PER_CLIENT = 2
 
 
 def test_two_processes_and_eight_clients_lose_no_edit_and_count_exactly(
@@ -60,6 +61,15 @@ def test_two_processes_and_eight_clients_lose_no_edit_and_count_exactly(
                         if response.status_code != 200:
                             errors.append(f"edit {response.status_code} {response.text}")
                         break
+                for i in range(VICTIMS_PER_CLIENT):  # each recounts the case's victims under a lock
+                    base = bases[(n + i) % 2]
+                    person = http.post(f"{base}{API}/people", json={"pseudonym": f"Worker {n}.{i}"}).json()
+                    response = http.post(
+                        f"{base}{API}/cases/{shared['id']}/involvements",
+                        json={"person_id": person["id"], "role": "victim", "victim_status": "detained"},
+                    )
+                    if response.status_code != 201:
+                        errors.append(f"involve {response.status_code} {response.text}")
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for t in threads:
@@ -74,6 +84,14 @@ def test_two_processes_and_eight_clients_lose_no_edit_and_count_exactly(
         assert final["version"] == 1 + CLIENTS * EDITS_PER_CLIENT
         history = httpx.get(f"{a.base}{API}/cases/{shared['id']}/history", headers=documenter.headers).json()
         assert [h["action"] for h in history].count("update") == CLIENTS * EDITS_PER_CLIENT
+
+        victims = CLIENTS * VICTIMS_PER_CLIENT
+        counted = httpx.get(
+            f"{b.base}{API}/cases",
+            params={"victims_min": victims, "victims_max": victims, "victim_status": "detained"},
+            headers=documenter.headers,
+        ).json()
+        assert [c["id"] for c in counted["items"]] == [shared["id"]]  # no concurrent recount was lost
 
         listed = httpx.get(f"{a.base}{API}/cases", params={"limit": 200}, headers=documenter.headers).json()
         assert listed["total"] == 1 + CLIENTS * CASES_PER_CLIENT

@@ -208,7 +208,7 @@ def test_a_year_precision_event_overlaps_a_range_inside_that_year(
     assert "Union leader sentenced for 'extremism'" in titles  # known only as "2020"
 
 
-@pytest.mark.parametrize("plan", ["few", "many"])
+@pytest.mark.parametrize("plan", ["few", "many", "many-capped"])
 @pytest.mark.parametrize("sort", ["newest", "date", "date_asc", "updated", "relevance"])
 def test_pagination_walks_every_result_once_in_order(
     client: TestClient,
@@ -220,9 +220,13 @@ def test_pagination_walks_every_result_once_in_order(
 ) -> None:
     from api.search import service
 
-    # "many": take pages by walking the sort index, as for large result sets.
-    monkeypatch.setattr(service, "_FEW", 1000 if plan == "few" else 0)
+    # "many": more matches than the count cap, so pages are taken by walking the sort index, as for large
+    # result sets; the total is counted in full when asked, else reported as "more than the cap".
+    cap = 1000 if plan == "few" else 2
+    monkeypatch.setattr(service, "COUNT_CAP", cap)
     params: dict[str, Any] = {"sort": sort}
+    if plan == "many":
+        params["exact_total"] = "true"
     if sort == "relevance":
         params["q"] = "звольнены затрымалі"
     visible = world.visible_to("coordinator")
@@ -238,7 +242,10 @@ def test_pagination_walks_every_result_once_in_order(
                     headers=coordinator.headers,
                 )
             )
-            assert page["total"] == len(expected)
+            if plan == "many-capped" and len(expected) > cap:
+                assert (page["total"], page["total_exact"]) == (cap, False)
+            else:
+                assert (page["total"], page["total_exact"]) == (len(expected), True)
             assert len(page["items"]) <= limit
             items += page["items"]
             cursor = page["next_cursor"]

@@ -1,0 +1,84 @@
+"""The search facets kept on each case follow every write: place fields, victim counts and victim statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Account
+from tests.factories import API, create_case, create_person, involve, ok
+
+
+def found(client: TestClient, who: Account, case_id: str, **params: Any) -> bool:
+    """Whether the case is among the matches of the filters."""
+    page = ok(client.get(f"{API}/cases", params={**params, "limit": 200}, headers=who.headers))
+    return case_id in {item["id"] for item in page["items"]}
+
+
+def change(client: TestClient, who: Account, url: str, body: dict[str, Any], *, action: str = "") -> None:
+    etag = client.get(url, headers=who.headers).headers["ETag"]
+    target = f"{url}/{action}" if action else url
+    method = client.post if action else client.patch
+    ok(method(target, json=body, headers={**who.headers, "If-Match": etag}))
+
+
+def test_victim_filters_follow_added_changed_and_retracted_involvements(
+    client: TestClient, documenter: Account, researcher: Account
+) -> None:
+    case = create_case(client, documenter, title="Two workers of Naftan")
+    cid = case["id"]
+    assert found(client, researcher, cid, victims_max=0)
+    first = involve(
+        client,
+        documenter,
+        cid,
+        person_id=create_person(client, documenter, pseudonym="N-1")["id"],
+        role="victim",
+        victim_status="detained",
+    )
+    involve(
+        client,
+        documenter,
+        cid,
+        person_id=create_person(client, documenter, pseudonym="N-2")["id"],
+        role="victim",
+        victim_status="dismissed",
+    )
+    involve(client, documenter, cid, person_id=create_person(client, documenter)["id"], role="witness")
+    assert found(client, researcher, cid, victim_status="detained", victims_min=2, victims_max=2)
+    assert found(client, researcher, cid, victim_status=["released", "dismissed"])
+    assert not found(client, researcher, cid, victim_status="released")
+    assert not found(client, researcher, cid, victims_min=3)
+
+    url = f"{API}/cases/{cid}/involvements/{first['id']}"
+    change(client, documenter, url, {"victim_status": "released"})
+    assert found(client, researcher, cid, victim_status="released")
+    assert not found(client, researcher, cid, victim_status="detained")
+
+    change(client, documenter, url, {"role": "witness"})  # no longer a victim: its status goes with it
+    assert not found(client, researcher, cid, victim_status="released")
+    assert found(client, researcher, cid, victims_max=1, victims_min=1)
+
+    second = client.get(f"{API}/cases/{cid}/involvements", headers=documenter.headers).json()
+    victim = next(i for i in second if i["role"] == "victim")
+    change(
+        client,
+        documenter,
+        f"{API}/cases/{cid}/involvements/{victim['id']}",
+        {"reason": "recorded twice"},
+        action="retract",
+    )
+    assert found(client, researcher, cid, victims_max=0)
+    assert not found(client, researcher, cid, victim_status="dismissed")
+
+
+def test_place_filters_follow_edits_in_any_script_and_case(
+    client: TestClient, documenter: Account, researcher: Account
+) -> None:
+    cid = create_case(client, documenter, region="Мінская вобласць", employer="БЕЛАЗ")["id"]
+    assert found(client, researcher, cid, region="мінская вобласць", employer="белаз")
+    change(client, documenter, f"{API}/cases/{cid}", {"region": "Гродзенская вобласць", "employer": None})
+    assert found(client, researcher, cid, region="ГРОДЗЕНСКАЯ ВОБЛАСЦЬ")
+    assert not found(client, researcher, cid, region="Мінская вобласць")
+    assert not found(client, researcher, cid, employer="БЕЛАЗ")
