@@ -80,9 +80,11 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
     with `person_id`, that person's live victim involvements too.
 
     The rows are locked first (PostgreSQL; SQLite serialises writers), so each recount, a later statement,
-    sees every involvement committed by a writer that held the lock before.
+    sees every involvement committed by a writer that held the lock before. FOR NO KEY UPDATE, because the
+    involvement's foreign keys already hold KEY SHARE locks on both rows: two writers upgrading those to
+    FOR UPDATE would deadlock.
     """
-    executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case_id).with_for_update())
+    executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case_id).with_for_update(key_share=True))
     rows = executor.execute(
         sa.select(col(Involvement.victim_status), col(Involvement.person_id)).where(
             col(Involvement.case_id) == case_id, *_LIVE_VICTIMS
@@ -98,7 +100,9 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
         )
     )
     if person_id is not None:
-        executor.execute(sa.select(col(Person.id)).where(col(Person.id) == person_id).with_for_update())
+        executor.execute(
+            sa.select(col(Person.id)).where(col(Person.id) == person_id).with_for_update(key_share=True)
+        )
         count = (
             sa.select(sa.func.count())
             .select_from(Involvement)
