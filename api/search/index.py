@@ -222,12 +222,20 @@ def rebuild_facets(connection: sa.Connection) -> None:
     million cases); the victim counts and status bits by one grouped pass over the live victims; the
     category codes by one grouped pass over case_category.
     """
+    # One pass per field: each distinct value folded once, through a temporary mapping table.
+    connection.exec_driver_sql("CREATE TEMPORARY TABLE search_fold_map (value TEXT PRIMARY KEY, folded TEXT)")
+    mapping = sa.table("search_fold_map", sa.column("value"), sa.column("folded"))
     for name in FOLDED_FIELDS:
-        source, target = getattr(Case, name), getattr(Case, f"{name}_fold")
-        values = connection.execute(sa.select(source).distinct()).scalars().all()
-        for value in values:
-            where = source.is_(None) if value is None else source == value
-            connection.execute(sa.update(Case).where(where).values({target: _folded(value)}))
+        source = getattr(Case, name)
+        connection.execute(sa.update(Case).values({f"{name}_fold": None}))
+        values = connection.execute(sa.select(source).where(source.is_not(None)).distinct()).scalars().all()
+        if values:
+            connection.execute(sa.insert(mapping), [{"value": v, "folded": _folded(v)} for v in values])
+            connection.execute(
+                sa.update(Case).where(source == mapping.c.value).values({f"{name}_fold": mapping.c.folded})
+            )
+            connection.execute(sa.delete(mapping))
+    connection.exec_driver_sql("DROP TABLE search_fold_map")
     bit = sa.case(
         *((col(Involvement.victim_status) == status, b) for status, b in VICTIM_STATUS_BIT.items()), else_=0
     )

@@ -69,10 +69,20 @@ def upgrade() -> None:
         *(sa.column(name) for name in _FOLDED),
         *(sa.column(f"{name}_fold") for name in _FOLDED),
     )
+    # One pass per field: each distinct value folded once, through a temporary mapping table.
+    op.execute("CREATE TEMPORARY TABLE fold_map (value TEXT PRIMARY KEY, folded TEXT)")
+    mapping = sa.table("fold_map", sa.column("value"), sa.column("folded"))
     for name in _FOLDED:
         source = cases.c[name]
-        for value in conn.execute(sa.select(source).where(source.is_not(None)).distinct()).scalars():
-            conn.execute(sa.update(cases).where(source == value).values({f"{name}_fold": _folded(value)}))
+        values = conn.execute(sa.select(source).where(source.is_not(None)).distinct()).scalars().all()
+        if values:
+            conn.execute(sa.insert(mapping), [{"value": v, "folded": _folded(v)} for v in values])
+            op.execute(
+                f"UPDATE case_record SET {name}_fold = fold_map.folded FROM fold_map "
+                f"WHERE case_record.{name} = fold_map.value"
+            )
+            op.execute("DELETE FROM fold_map")
+    op.execute("DROP TABLE fold_map")
     bit = " ".join(f"WHEN '{status}' THEN {1 << n}" for n, status in enumerate(_STATUSES))
     live = "FROM involvement WHERE role = 'victim' AND retracted_at IS NULL"
     op.execute(

@@ -82,3 +82,56 @@ def test_place_filters_follow_edits_in_any_script_and_case(
     assert found(client, researcher, cid, region="ГРОДЗЕНСКАЯ ВОБЛАСЦЬ")
     assert not found(client, researcher, cid, region="Мінская вобласць")
     assert not found(client, researcher, cid, employer="БЕЛАЗ")
+
+
+def test_the_migration_fills_in_the_facets_the_services_keep(
+    client: TestClient, documenter: Account, database_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    from api import migrate
+
+    shared = create_person(client, documenter, pseudonym="Shared")["id"]
+    for n, (region, statuses) in enumerate(
+        [("Мінская вобласць", ["detained", "released"]), ("Ёлкі", ["sentenced"]), (None, [])]
+    ):
+        cid = create_case(
+            client,
+            documenter,
+            title=f"Case {n}",
+            region=region,
+            employer="Гродна Азот" if n else None,
+            categories=["A.LIB.ADMIN", "C.DIS.DISMISSAL"] if n == 0 else ["A.LIB"],
+        )["id"]
+        for status in statuses:
+            person = shared if status != "released" else create_person(client, documenter)["id"]
+            involve(client, documenter, cid, person_id=person, role="victim", victim_status=status)
+    columns = (
+        "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, "
+        "category_codes"
+    )
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+
+    def facets() -> list[tuple[Any, ...]]:
+        with db.engine.connect() as conn:
+            cases = conn.execute(sa.text(f"SELECT title, {columns} FROM case_record ORDER BY title")).all()  # noqa: S608
+            people = conn.execute(sa.text("SELECT pseudonym, victim_cases FROM person ORDER BY id")).all()
+        return [tuple(r) for r in cases] + [tuple(r) for r in people]
+
+    kept = facets()
+    assert kept[0][1:] == (
+        "мінская вобласць",
+        None,
+        None,
+        None,
+        2,
+        0b10001,
+        2,
+        "A.LIB.ADMIN C.DIS.DISMISSAL",
+    )  # detained (bit 0) and released (bit 4)
+    assert kept[1][1:4] == ("елкі", None, "гродна азот")
+    assert ("Shared", 2) in kept
+    db.dispose()
+    migrate.downgrade(database_url, "0007")
+    migrate.upgrade(database_url)
+    assert facets() == kept
