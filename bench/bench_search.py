@@ -413,16 +413,6 @@ def prepare(url: str, data_dir: Path, cases: int, seed: int) -> tuple[dict[str, 
             f"seeded {cases:,} cases, {report.total_rows:,} rows in {report.seconds:.0f} s "
             f"({report.rows_per_second:,.0f} rows/s; {time.perf_counter() - started:.0f} s with index and ANALYZE)"
         )
-    else:
-        with db.engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            empty_index = (
-                "case_text" in inspector.get_table_names()
-                and not conn.execute(sa.text("SELECT count(*) FROM case_text")).scalar_one()
-            )
-        if empty_index:  # seeded before the full-text index existed
-            demo._rebuild_text_index(db)
-            demo._analyze(db)
     db.dispose()
     ctx = AppContext.build(settings)
     try:

@@ -41,6 +41,7 @@ from api.models import (
     Case,
     CaseCategory,
     CaseTag,
+    CaseText,
     Involvement,
     Organisation,
     Person,
@@ -56,9 +57,10 @@ from api.records import json_value
 from api.search.index import (
     VICTIM_STATUS_BIT,
     case_folds,
+    case_row,
     category_signature,
     rebuild_person_facets,
-    rebuild_text_index,
+    testimony_row,
 )
 from api.taxonomy import service as taxonomy_service
 from api.testimonies.service import _FIELDS as TESTIMONY_FIELDS
@@ -99,7 +101,8 @@ _VIOLATION_STATUS = ["010100000000", "040000000000", "030000000000", "9900000000
 _DETENTION_ADMIN = "010000000000"
 _DETENTION_POLITICAL = ["030000000000", "060000000000"]
 
-_TABLES = [Person, Case, CaseCategory, CaseTag, Involvement, Testimony, Revision]
+# case_text is the search index, written with each batch (api.search.index builds its rows the same way).
+_TABLES = [Person, Case, CaseCategory, CaseTag, Involvement, Testimony, CaseText, Revision]
 
 
 class DemoError(Exception):
@@ -261,6 +264,7 @@ class Generator:
         )
         self.outcomes = {k: _Weighted(v) for k, v in data.VICTIM_OUTCOMES.items()}
         self.recent_people: list[uuid.UUID] = []
+        self.text_rows: dict[tuple[str, int, bool], dict[str, Any]] = {}
 
     # ---- one case ---------------------------------------------------------------------------------------
 
@@ -352,10 +356,10 @@ class Generator:
         }
         row.update(values)
         batch.add("involvement", row)
-        if (
-            row["role"] == "victim"
-        ):  # the case's search facets, as api.search.index.refresh_victims keeps them
+        # The case's search facets, as api.search.index.refresh_victims keeps them.
+        if row["role"] == "victim":
             case["victims"] += 1
+            case["victim_people"] += int(row["person_id"] is not None)
             if row["victim_status"]:
                 case["victim_mask"] |= VICTIM_STATUS_BIT[row["victim_status"]]
         if self.history:
@@ -419,6 +423,7 @@ class Generator:
             if other != leaf:
                 codes.append(other)
         case["category_codes"] = category_signature(codes)
+        batch.add("case_text", case_row(SimpleNamespace(**case)))
         tags = sorted(set(rng.sample(data.TAGS, rng.choice([0, 0, 1, 1, 2]))))
         batch.add("case_record", case)
         batch.case_years.append(created_at.year)
@@ -499,8 +504,23 @@ class Generator:
             **_audit(case["created_by"], case["created_at"]),
         }
         batch.add("testimony", row)
+        text_row = self._testimony_text(language, index, bool(translations))
+        batch.add("case_text", {**text_row, "source_id": row["id"], "case_id": case["id"]})
         if self.history:
             batch.add("revision", _revision("testimony", row, TESTIMONY_FIELDS, case["id"]))
+
+    def _testimony_text(self, language: str, index: int, translated: bool) -> dict[str, Any]:
+        """The index row of a template testimony (tokenized once per template, not per testimony)."""
+        key = (language, index, translated)
+        if key not in self.text_rows:
+            translations = [{"text": data.TESTIMONIES["en"][index]}] if translated else []
+            self.text_rows[key] = testimony_row(
+                testimony_id=uuid.UUID(int=0),
+                case_id=uuid.UUID(int=0),
+                text=data.TESTIMONIES[language][index],
+                translations=translations,
+            )
+        return self.text_rows[key]
 
 
 # ---- preparing the database --------------------------------------------------------------------------
@@ -605,6 +625,22 @@ def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> N
             copy.write_row([_json_text(row[c]) if c in json_columns else row[c] for c in columns])
 
 
+def _copy_text(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """COPY index rows into a scratch table, then let the server compute each tsvector as the services do."""
+    conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS seed_text "
+        "(source_id uuid, case_id uuid, kind varchar(16), body text) ON COMMIT DELETE ROWS"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy("COPY seed_text (source_id, case_id, kind, body) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row["source_id"], row["case_id"], row["kind"], row["body"]])
+    conn.exec_driver_sql(
+        "INSERT INTO case_text (source_id, case_id, kind, body, tsv) "
+        "SELECT source_id, case_id, kind, body, to_tsvector('simple'::regconfig, body) FROM seed_text"
+    )
+
+
 def _insert_many(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """executemany through the plain driver, with the column types' own bind processors (UUID, UTC, JSON)."""
     dialect = conn.dialect
@@ -636,10 +672,12 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
         rows = batch.rows[table.name]
         if not rows:
             continue
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and table.name == "case_text":
+            _copy_text(conn, rows)
+        elif conn.dialect.name == "postgresql":
             _copy(conn, table, rows)
         else:
-            _insert_many(conn, table, rows)
+            _insert_many(conn, table, rows)  # on SQLite, case_text's triggers fill the FTS5 table
 
 
 @contextmanager
@@ -665,14 +703,13 @@ def _bulk_settings(conn: sa.Connection) -> Iterator[None]:
         raw.execute("PRAGMA cache_size=-2000")  # type: ignore[union-attr]
 
 
-def _rebuild_text_index(db: Database) -> str:
-    """Rebuild the full-text index after the bulk load; say what was done."""
+def _finish_index(db: Database) -> str:
+    """After the load: the people's victim counts (people named again in later batches), FTS5's merge."""
     with db.write_engine.begin() as conn:
-        # The generator wrote each case's facet columns itself.
-        written = rebuild_text_index(connection=conn, facets=False)
-        # People named again in later batches: their victim counts, once all is loaded.
         rebuild_person_facets(conn)
-    return f"full-text index rebuilt ({written:,} rows)"
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("INSERT INTO case_fts(case_fts) VALUES ('optimize')")
+    return "search index written with the cases"
 
 
 def _analyze(db: Database) -> None:
@@ -739,7 +776,7 @@ def seed_demo(
     if failure:
         raise failure[0]
     seconds = time.perf_counter() - started
-    text_index = _rebuild_text_index(db)
+    text_index = _finish_index(db)
     analyze_started = time.perf_counter()
     _analyze(db)
     return SeedReport(

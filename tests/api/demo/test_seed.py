@@ -58,6 +58,31 @@ def test_report_counts_match_the_tables(settings: Settings, seeded: demo.SeedRep
     assert revisions == seeded.rows["revision"] > CASES
 
 
+def test_the_search_index_written_with_the_cases_is_the_one_a_rebuild_makes(
+    settings: Settings, seeded: demo.SeedReport
+) -> None:
+    from api.search.index import rebuild_text_index
+
+    text = "source_id, kind, body" + (
+        ", tsv::text" if settings.resolved_database_url.startswith("postgres") else ""
+    )
+    facets = "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, category_codes"
+    queries = [
+        f"SELECT {text} FROM case_text ORDER BY source_id",  # noqa: S608
+        f"SELECT id, {facets} FROM case_record ORDER BY id",  # noqa: S608
+        "SELECT id, victim_cases FROM person ORDER BY id",
+    ]
+    written = [_rows(settings, sql) for sql in queries]
+    assert len(written[0]) > CASES and any(n > 1 for _, n in written[2])  # testimonies; people in two cases
+    db = Database(settings.resolved_database_url)
+    try:
+        with db.engine.begin() as conn:
+            rebuild_text_index(conn)
+    finally:
+        db.dispose()
+    assert [_rows(settings, sql) for sql in queries] == written
+
+
 def test_cases_cover_every_area_precision_and_several_regions(
     settings: Settings, seeded: demo.SeedReport
 ) -> None:
