@@ -60,47 +60,54 @@ def upgrade() -> None:
     op.add_column("case_record", sa.Column("category_codes", sa.Text(), server_default="", nullable=False))
     op.add_column("person", sa.Column("victim_cases", sa.Integer(), server_default="0", nullable=False))
 
+    # Every case row is rewritten once: the values are prepared in temporary tables first (each distinct
+    # place or employer folded once, the victims and the codes grouped per case), then one UPDATE reads them.
     conn = op.get_bind()
-    cases = sa.table(
-        "case_record",
-        sa.column("id"),
-        sa.column("victims"),
-        sa.column("victim_mask"),
-        *(sa.column(name) for name in _FOLDED),
-        *(sa.column(f"{name}_fold") for name in _FOLDED),
+    op.execute(
+        "CREATE TEMPORARY TABLE fold_map (field TEXT, value TEXT, folded TEXT, PRIMARY KEY (field, value))"
     )
-    # One pass per field: each distinct value folded once, through a temporary mapping table.
-    op.execute("CREATE TEMPORARY TABLE fold_map (value TEXT PRIMARY KEY, folded TEXT)")
-    mapping = sa.table("fold_map", sa.column("value"), sa.column("folded"))
+    mapping = sa.table("fold_map", sa.column("field"), sa.column("value"), sa.column("folded"))
     for name in _FOLDED:
-        source = cases.c[name]
-        values = conn.execute(sa.select(source).where(source.is_not(None)).distinct()).scalars().all()
-        if values:
-            conn.execute(sa.insert(mapping), [{"value": v, "folded": _folded(v)} for v in values])
-            op.execute(
-                f"UPDATE case_record SET {name}_fold = fold_map.folded FROM fold_map "
-                f"WHERE case_record.{name} = fold_map.value"
-            )
-            op.execute("DELETE FROM fold_map")
-    op.execute("DROP TABLE fold_map")
+        source = sa.column(name)
+        values = conn.execute(
+            sa.select(source).select_from(sa.table("case_record")).where(source.is_not(None)).distinct()
+        ).scalars()
+        rows = [{"field": name, "value": v, "folded": _folded(v)} for v in values]
+        if rows:
+            conn.execute(sa.insert(mapping), rows)
     bit = " ".join(f"WHEN '{status}' THEN {1 << n}" for n, status in enumerate(_STATUSES))
     live = "FROM involvement WHERE role = 'victim' AND retracted_at IS NULL"
     op.execute(
-        "UPDATE case_record SET victims = v.n, victim_mask = v.mask, victim_people = v.people FROM ("
+        "CREATE TEMPORARY TABLE victim_facets AS "
         f"SELECT case_id, count(*) AS n, sum(DISTINCT CASE victim_status {bit} ELSE 0 END) AS mask, "
         f"count(person_id) AS people {live} GROUP BY case_id"
-        ") AS v WHERE case_record.id = v.case_id"
+    )
+    op.execute("CREATE UNIQUE INDEX victim_facets_case ON victim_facets (case_id)")
+    joined = "string_agg(code, ' ')" if conn.dialect.name == "postgresql" else "group_concat(code, ' ')"
+    op.execute(
+        f"CREATE TEMPORARY TABLE code_sets AS SELECT case_id, {joined} AS codes FROM "
+        "(SELECT case_id, code FROM case_category ORDER BY case_id, code) AS o GROUP BY case_id"
+    )
+    op.execute("CREATE UNIQUE INDEX code_sets_case ON code_sets (case_id)")
+    folds = ", ".join(
+        f"{name}_fold = (SELECT folded FROM fold_map WHERE field = '{name}' AND value = case_record.{name})"
+        for name in _FOLDED
+    )
+    victim = "(SELECT {} FROM victim_facets v WHERE v.case_id = case_record.id)"
+    op.execute(
+        f"UPDATE case_record SET {folds}, "
+        + ", ".join(
+            f"{column} = coalesce({victim.format(source)}, 0)"
+            for column, source in (("victims", "n"), ("victim_mask", "mask"), ("victim_people", "people"))
+        )
+        + ", category_codes = coalesce((SELECT codes FROM code_sets s WHERE s.case_id = case_record.id), '')"
     )
     op.execute(
         f"UPDATE person SET victim_cases = v.n FROM (SELECT person_id, count(*) AS n {live} "
         "AND person_id IS NOT NULL GROUP BY person_id) AS v WHERE person.id = v.person_id"
     )
-    joined = "string_agg(code, ' ')" if conn.dialect.name == "postgresql" else "group_concat(code, ' ')"
-    op.execute(
-        f"UPDATE case_record SET category_codes = s.codes FROM (SELECT case_id, {joined} AS codes FROM "
-        "(SELECT case_id, code FROM case_category ORDER BY case_id, code) AS o GROUP BY case_id"
-        ") AS s WHERE case_record.id = s.case_id"
-    )
+    for table in ("fold_map", "victim_facets", "code_sets"):
+        op.execute(f"DROP TABLE {table}")
     op.create_index("ix_person_victim_cases", "person", ["victim_cases"], unique=False)
     for name in _FOLDED:
         op.create_index(
