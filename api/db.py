@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
 
 
 def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> Engine:
@@ -44,6 +45,9 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
         cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Read the file through a memory map (shared by every connection, paged in by the OS) rather than
+        # copying pages into each connection's small cache: statistics over a million cases ran 2-5x faster.
+        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cur.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

@@ -107,6 +107,12 @@ class SearchFilters:
                 )
             object.__setattr__(self, "terms", terms)
 
+    def driving_facet(self) -> str | None:
+        """The most selective folded filter given (its index on case_record, with the date, leads a search)."""
+        return next(
+            (n for n in ("employer", "place", "sector", "region") if getattr(self, n) is not None), None
+        )
+
     def checked(self) -> SearchFilters:
         """Return these filters (checked on construction; kept for callers that chain it)."""
         return self
@@ -117,6 +123,27 @@ class SearchFilters:
         data.pop("terms")
         encoded = json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def _filed_under(
+    session: Session, subtrees: list[tuple[str, list[str]]], known: Any
+) -> sa.ColumnElement[bool]:
+    """The case's category_codes facet holds a code of one of these (node, subtree codes).
+
+    A code is found with its surrounding spaces; the codes under a node by the prefix `node.`, when every
+    known code with that prefix is in its subtree (the taxonomy files codes by path), else one by one.
+    """
+    find = sa.func.strpos if session.get_bind().dialect.name == "postgresql" else sa.func.instr
+    padded = sa.literal(" ") + col(Case.category_codes) + sa.literal(" ")
+    tests = []
+    for node, codes in subtrees:
+        rest = set(codes)
+        prefixed = {c for c in known if c.startswith(f"{node}.")}
+        if prefixed and prefixed <= rest:
+            tests.append(find(padded, f" {node}.") > 0)
+            rest -= prefixed
+        tests += [find(padded, f" {code} ") > 0 for code in sorted(rest)]
+    return sa.or_(*tests)
 
 
 def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -170,18 +197,22 @@ def case_conditions(
         if value is not None:
             conditions.append(getattr(Case, f"{name}_fold") == fold(value.strip()))
     if f.category:
+        snap = taxonomy_service.snapshot(session)
         subtrees = [
             taxonomy_service.subtree_codes(session=session, code=code, field="query.category")
             for code in f.category
         ]
-        if f.category_match == "all":
-            groups = subtrees
-        else:
-            groups = [sorted({c for codes in subtrees for c in codes})]
-        for codes in groups:
-            conditions.append(
-                col(Case.id).in_(select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes)))
-            )
+        pairs = list(zip(f.category, subtrees, strict=True))
+        groups = [[pair] for pair in pairs] if f.category_match == "all" else [pairs]
+        for group in groups:
+            if f.driving_facet() is not None:
+                # Another facet's index finds the candidates: test each one's own codes, in its row.
+                conditions.append(_filed_under(session, group, snap.nodes))
+            else:
+                codes = sorted({c for _, subtree in group for c in subtree})
+                conditions.append(
+                    col(Case.id).in_(select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes)))
+                )
     if f.date_from is not None:
         conditions.append(col(Case.date_hi) >= f.date_from)
     if f.date_to is not None:

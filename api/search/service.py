@@ -97,6 +97,19 @@ def _position(
         ) from exc
 
 
+def _ordering(key: Any, descending: bool) -> list[Any]:
+    return [key.desc(), col(Case.id).desc()] if descending else [key.asc(), col(Case.id).asc()]
+
+
+def _walk_index(filters: SearchFilters, sort: str) -> str:
+    """The index a page of many matches is found by walking: the sort's own, or, sorted by date with a place
+    or employer filter, that filter's (value, date) index, which skips every other value."""
+    facet = filters.driving_facet()
+    if sort in ("date", "date_asc") and facet is not None:
+        return f"ix_case_record_{facet}_fold_date"
+    return _SORT_INDEX.get(sort, "")
+
+
 def search_cases(
     *,
     session: Session,
@@ -113,10 +126,29 @@ def search_cases(
     The total counts up to COUNT_CAP matches (then `total_exact` is false) unless `exact_total` is set.
     """
     conditions = case_conditions(session=session, actor=actor, filters=filters)
-    # LIMIT as a literal, as below; the count stops at the first COUNT_CAP + 1 matches the planner finds.
-    first = select(sa.literal(1)).select_from(Case).where(*conditions)
-    capped = first.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
-    total = session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
+    fingerprint = filters.fingerprint()
+    walk = _walk_index(filters, sort)
+    # SQLite counts in the page's order (the filters often favour recent cases, which that order meets first),
+    # so the first page comes out of the same statement. PostgreSQL's planner, given no order, picks the
+    # filters' indexes for the count by itself; with one, it may walk the sort index past every case.
+    in_order = session.get_bind().dialect.name == "sqlite" and sort in _ORDERS
+    rows: list[Any] | None = None
+    ids: Any = select(col(Case.id)).where(*conditions)
+    if in_order:
+        key = _ORDERS[sort].column
+        ids = select(col(Case.id), key).where(*conditions).order_by(*_ordering(key, _ORDERS[sort].descending))
+        if walk != _SORT_INDEX[sort]:  # another index both filters and orders: walk it
+            ids = ids.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+    # The count stops at the first COUNT_CAP + 1 matches (enough for the page too); LIMIT as a literal, as below.
+    ids = ids.limit(sa.literal_column(str(max(COUNT_CAP, int(limit)) + 1)))
+    if in_order and not cursor:
+        found = session.execute(ids).all()
+        total = len(found)
+        page = found[: limit + 1]
+        by_id = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_([r[0] for r in page])))}
+        rows = [(by_id[case_id], value) for case_id, value in page]
+    else:
+        total = session.execute(select(sa.func.count()).select_from(ids.subquery())).scalar_one()
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
@@ -124,7 +156,6 @@ def search_cases(
             if exact_total
             else COUNT_CAP
         )
-    fingerprint = filters.fingerprint()
     if sort == "relevance":
         if not filters.terms:
             raise ValidationProblem.single("query.sort", "sort=relevance needs q", "missing")
@@ -139,7 +170,7 @@ def search_cases(
             .group_by(hits.c.case_id)
             .subquery()
         )
-        key: Any = scores.c.score
+        key = scores.c.score
         order = _Order(key, True, _float, float)
         query = select(Case, key).join(scores, scores.c.case_id == col(Case.id)).where(*conditions)
     elif few:
@@ -154,15 +185,15 @@ def search_cases(
         # SQLite would rather read and sort every match, so it is told which index to walk.
         order = _ORDERS[sort]
         key = order.column
-        query = (
-            select(Case, key).where(*conditions).with_hint(Case, f"INDEXED BY {_SORT_INDEX[sort]}", "sqlite")
+        query = select(Case, key).where(*conditions).with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+    if rows is None:
+        if cursor:
+            value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
+            query = query.where(_after(key, order.descending, value, after_id))
+        query = query.order_by(*_ordering(key, order.descending)).limit(
+            sa.literal_column(str(int(limit) + 1))
         )
-    if cursor:
-        value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
-        query = query.where(_after(key, order.descending, value, after_id))
-    ordering = [key.desc(), col(Case.id).desc()] if order.descending else [key.asc(), col(Case.id).asc()]
-    query = query.order_by(*ordering).limit(sa.literal_column(str(int(limit) + 1)))
-    rows = list(session.execute(query).all())
+        rows = list(session.execute(query).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -256,13 +287,21 @@ def _tally(session: Session, keys: list[Any], conditions: list[Any], expand: Cal
         for group in expand(key_of(row)):
             cases[group] = cases.get(group, 0) + n_cases
             people[group] = people.get(group, 0) + n_people
-    # People in more than one case: each of their rows beyond the first in a group was counted again.
-    repeats = (
-        sa.select(*keys, col(Involvement.person_id))
+    # People in more than one case: each of their rows beyond the first in a group was counted again. Their
+    # rows are found from the people first (a small share), then matched to the cases.
+    repeated = (
+        sa.select(col(Involvement.case_id).label("case_id"), col(Involvement.person_id).label("person_id"))
         .select_from(Person)
         .join(Involvement, col(Involvement.person_id) == col(Person.id))
-        .join(Case, col(Case.id) == col(Involvement.case_id))
-        .where(col(Person.victim_cases) > 1, *_live_victims(), *conditions)
+        .where(col(Person.victim_cases) > 1, *_live_victims())
+        .cte("repeated")
+        .prefix_with("MATERIALIZED")
+    )
+    repeats = (
+        sa.select(*keys, repeated.c.person_id)
+        .select_from(repeated)
+        .join(Case, col(Case.id) == repeated.c.case_id)
+        .where(*conditions)
     )
     seen: set[Any] = set()
     seen_groups: set[tuple[Any, Any]] = set()

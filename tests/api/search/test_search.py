@@ -74,6 +74,22 @@ QUERIES: list[tuple[dict[str, Any], Predicate]] = [
         {"category": ["A.LIB", "C.DIS"], "category_match": "all"},
         lambda w, c: under(c.spec.categories, "A.LIB") and under(c.spec.categories, "C.DIS"),
     ),
+    # With a place or employer filter, the categories are tested on each candidate's own codes.
+    (
+        {"category": "A.LIB", "region": "ГРОДЗЕНСКАЯ вобласць"},
+        lambda w, c: under(c.spec.categories, "A.LIB") and same("Гродзенская вобласць", "region")(w, c),
+    ),
+    (
+        {"category": ["A.LIB.ARREST", "C.DIS"], "employer": "гродна азот", "sort": "date"},
+        lambda w, c: (under(c.spec.categories, "A.LIB.ARREST") or under(c.spec.categories, "C.DIS"))
+        and same("Гродна Азот", "employer")(w, c),
+    ),
+    (
+        {"category": ["A", "C.DIS"], "category_match": "all", "place": "Мінск"},
+        lambda w, c: under(c.spec.categories, "A")
+        and under(c.spec.categories, "C.DIS")
+        and same("Мінск", "place")(w, c),
+    ),
     (
         {"date_from": "2021-03-01", "date_to": "2021-06-30"},
         lambda w, c: overlaps(c, date(2021, 3, 1), date(2021, 6, 30)),
