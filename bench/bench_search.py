@@ -169,8 +169,8 @@ class Raw:
         base = ["c.retracted_at IS NULL", "c.confidentiality <> 'restricted'", *where]
         clause = " AND ".join(base)
         # The same question as the app: count up to the cap, then say "more" (api.search.service.COUNT_CAP);
-        # SQLite meets the matches in the page's order, PostgreSQL in the order its planner picks.
-        ordered = "" if self.pg else f"ORDER BY {order}"
+        # SQLite meets the matches in the page's order; PostgreSQL too when a place or employer index leads.
+        ordered = "" if self.pg and "_fold = ?" not in " ".join(where) else f"ORDER BY {order}"
         (total,) = self.fetch(
             conn,
             f"SELECT count(*) FROM (SELECT 1 FROM case_record c {join} WHERE {clause} {ordered} "

@@ -128,27 +128,19 @@ def search_cases(
     conditions = case_conditions(session=session, actor=actor, filters=filters)
     fingerprint = filters.fingerprint()
     walk = _walk_index(filters, sort)
-    # SQLite counts in the page's order (the filters often favour recent cases, which that order meets first),
-    # so the first page comes out of the same statement. PostgreSQL's planner, given no order, picks the
-    # filters' indexes for the count by itself; with one, it may walk the sort index past every case.
-    in_order = session.get_bind().dialect.name == "sqlite" and sort in _ORDERS
-    rows: list[Any] | None = None
-    ids: Any = select(col(Case.id)).where(*conditions)
-    if in_order:
-        key = _ORDERS[sort].column
-        ids = select(col(Case.id), key).where(*conditions).order_by(*_ordering(key, _ORDERS[sort].descending))
-        if walk != _SORT_INDEX[sort]:  # another index both filters and orders: walk it
-            ids = ids.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
-    # The count stops at the first COUNT_CAP + 1 matches (enough for the page too); LIMIT as a literal, as below.
-    ids = ids.limit(sa.literal_column(str(max(COUNT_CAP, int(limit)) + 1)))
-    if in_order and not cursor:
-        found = session.execute(ids).all()
-        total = len(found)
-        page = found[: limit + 1]
-        by_id = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_([r[0] for r in page])))}
-        rows = [(by_id[case_id], value) for case_id, value in page]
-    else:
-        total = session.execute(select(sa.func.count()).select_from(ids.subquery())).scalar_one()
+    # SQLite counts in the page's order (the filters often favour recent cases, which that order meets
+    # first). PostgreSQL's planner, given no order, picks the filters' indexes for the count by itself; given
+    # the sort's order, it may walk the sort index past every case; but a place or employer index sorted by
+    # date is walked in that order on both (else the oldest dates come first, and a date filter skips them).
+    count: Any = select(sa.literal(1)).select_from(Case).where(*conditions)
+    by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
+    if sort in _ORDERS and (by_facet or session.get_bind().dialect.name == "sqlite"):
+        count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
+        if by_facet:  # another index both filters and orders: walk it
+            count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+    # The count stops at the first COUNT_CAP + 1 matches; LIMIT as a literal, as below.
+    capped = count.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
+    total = session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
@@ -186,14 +178,11 @@ def search_cases(
         order = _ORDERS[sort]
         key = order.column
         query = select(Case, key).where(*conditions).with_hint(Case, f"INDEXED BY {walk}", "sqlite")
-    if rows is None:
-        if cursor:
-            value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
-            query = query.where(_after(key, order.descending, value, after_id))
-        query = query.order_by(*_ordering(key, order.descending)).limit(
-            sa.literal_column(str(int(limit) + 1))
-        )
-        rows = list(session.execute(query).all())
+    if cursor:
+        value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
+        query = query.where(_after(key, order.descending, value, after_id))
+    query = query.order_by(*_ordering(key, order.descending)).limit(sa.literal_column(str(int(limit) + 1)))
+    rows = list(session.execute(query).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
