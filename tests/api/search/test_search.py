@@ -81,14 +81,18 @@ QUERIES: list[tuple[dict[str, Any], Predicate]] = [
     ),
     (
         {"category": ["A.LIB.ARREST", "C.DIS"], "employer": "гродна азот", "sort": "date"},
-        lambda w, c: (under(c.spec.categories, "A.LIB.ARREST") or under(c.spec.categories, "C.DIS"))
-        and same("Гродна Азот", "employer")(w, c),
+        lambda w, c: (
+            (under(c.spec.categories, "A.LIB.ARREST") or under(c.spec.categories, "C.DIS"))
+            and same("Гродна Азот", "employer")(w, c)
+        ),
     ),
     (
         {"category": ["A", "C.DIS"], "category_match": "all", "place": "Мінск"},
-        lambda w, c: under(c.spec.categories, "A")
-        and under(c.spec.categories, "C.DIS")
-        and same("Мінск", "place")(w, c),
+        lambda w, c: (
+            under(c.spec.categories, "A")
+            and under(c.spec.categories, "C.DIS")
+            and same("Мінск", "place")(w, c)
+        ),
     ),
     (
         {"date_from": "2021-03-01", "date_to": "2021-06-30"},
