@@ -97,6 +97,13 @@ def _position(
         ) from exc
 
 
+def count_up_to(*, session: Session, actor: Actor, filters: SearchFilters, cap: int = COUNT_CAP) -> int:
+    """The number of matching cases, counted up to cap + 1 (the cheap question "are there more than cap?")."""
+    conditions = case_conditions(session=session, actor=actor, filters=filters)
+    first = select(sa.literal(1)).select_from(Case).where(*conditions).limit(sa.literal_column(str(cap + 1)))
+    return int(session.execute(select(sa.func.count()).select_from(first.subquery())).scalar_one())
+
+
 def _ordering(key: Any, descending: bool) -> list[Any]:
     return [key.desc(), col(Case.id).desc()] if descending else [key.asc(), col(Case.id).asc()]
 

@@ -96,6 +96,19 @@ def test_filters_combine_and_the_tree_shows_counts(
     assert "<details open>" in by_category.text
 
 
+def test_past_the_count_cap_the_tree_shows_no_counts_and_says_more_than(
+    cases: list[str], browser: TestClient, researcher: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.search import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", 1)  # as a search with more than 1,000 matches
+    sign_in(browser, researcher)
+    page = browser.get("/search", params={"date_from": "2022", "date_to": "2022"})
+    assert len(_titles(page.text)) > 1
+    assert "More than 1 cases found." in unescape(page.text)
+    assert 'class="count"' not in page.text  # counting every node's cases would slow every page
+
+
 def test_pages_follow_with_a_next_link_until_the_end(
     browser_factory: Callable[[], TestClient], documenter: Account, researcher: Account
 ) -> None:

@@ -121,11 +121,13 @@ class Facets:
     total: int
 
 
-def category_facets(*, session: Session, actor: Actor, filters: SearchFilters) -> Facets:
-    """How many cases each node would hold with every filter but the categories (so choosing is informed)."""
-    stats = search_service.case_stats(
-        session=session, actor=actor, filters=replace(filters, category=()), group_by="category"
-    )
+def category_facets(*, session: Session, actor: Actor, filters: SearchFilters) -> Facets | None:
+    """How many cases each node would hold with every filter but the categories (so choosing is informed);
+    None past COUNT_CAP such cases, where counting them all would make every search page slow."""
+    wider = replace(filters, category=())
+    if search_service.count_up_to(session=session, actor=actor, filters=wider) > search_service.COUNT_CAP:
+        return None
+    stats = search_service.case_stats(session=session, actor=actor, filters=wider, group_by="category")
     return Facets({g.key: g.cases for g in stats.groups if g.key}, stats.total_cases)
 
 
