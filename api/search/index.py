@@ -13,10 +13,11 @@ unretracted case (its text and its translations). A retracted case leaves the in
 
 Facets: each case row also carries what the filters and statistics would otherwise find in other tables, so
 that a search reads one row per case instead of joining on UUID keys at a million cases:
-`region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python, written with
-the case) and `victims`/`victim_mask` (the number of its unretracted victim involvements and one bit per
-victim status among them, refreshed by every write of an involvement, in the same transaction, under a lock
-on the case row so that two concurrent writers cannot lose each other's change).
+`region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python) and
+`category_codes` (its codes, sorted), written with the case; `victims`, `victim_mask` and `victim_people`
+(its unretracted victim involvements, one bit per victim status among them, and how many of them are people),
+with each person's `victim_cases`, refreshed by every write of an involvement, in the same transaction, under
+a lock on the case and person rows so that two concurrent writers cannot lose each other's change.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _folded(value: str | None) -> str | None:
 # One bit per victim status in case_record.victim_mask. Stored data depends on these numbers: append only.
 VICTIM_STATUS_BIT: dict[str, int] = {status.value: 1 << n for n, status in enumerate(VictimStatus)}
 FOLDED_FIELDS = ("region", "place", "employer", "sector")
-_LIVE_VICTIMS = (
+LIVE_VICTIMS = (
     col(Involvement.role) == InvolvementRole.VICTIM.value,
     col(Involvement.retracted_at).is_(None),
 )
@@ -87,7 +88,7 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
     executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case_id).with_for_update(key_share=True))
     rows = executor.execute(
         sa.select(col(Involvement.victim_status), col(Involvement.person_id)).where(
-            col(Involvement.case_id) == case_id, *_LIVE_VICTIMS
+            col(Involvement.case_id) == case_id, *LIVE_VICTIMS
         )
     ).all()
     executor.execute(
@@ -106,7 +107,7 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
         count = (
             sa.select(sa.func.count())
             .select_from(Involvement)
-            .where(col(Involvement.person_id) == person_id, *_LIVE_VICTIMS)
+            .where(col(Involvement.person_id) == person_id, *LIVE_VICTIMS)
             .scalar_subquery()
         )
         executor.execute(sa.update(Person).where(col(Person.id) == person_id).values(victim_cases=count))
@@ -246,7 +247,7 @@ def rebuild_facets(connection: sa.Connection) -> None:
             sa.func.sum(sa.distinct(bit)).label("mask"),
             sa.func.count(col(Involvement.person_id)).label("people"),
         )
-        .where(*_LIVE_VICTIMS)
+        .where(*LIVE_VICTIMS)
         .group_by(col(Involvement.case_id))
         .subquery()
     )
@@ -264,7 +265,7 @@ def rebuild_person_facets(connection: sa.Connection) -> None:
     """Recount every person's live victim involvements (person.victim_cases), set-based."""
     per_person = (
         sa.select(col(Involvement.person_id).label("person_id"), sa.func.count().label("n"))
-        .where(*_LIVE_VICTIMS, col(Involvement.person_id).is_not(None))
+        .where(*LIVE_VICTIMS, col(Involvement.person_id).is_not(None))
         .group_by(col(Involvement.person_id))
         .subquery()
     )

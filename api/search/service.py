@@ -25,7 +25,8 @@ from api.exports.cells import spreadsheet_safe
 from api.models import Case, Involvement, Person, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
-from api.search.filters import VICTIM, SearchFilters, case_conditions, text_match
+from api.search import index as search_index
+from api.search.filters import SearchFilters, case_conditions, text_match
 from api.search.text import snippet
 from schemas.base import Page
 from schemas.enums import DatePrecision
@@ -97,11 +98,19 @@ def _position(
         ) from exc
 
 
-def count_up_to(*, session: Session, actor: Actor, filters: SearchFilters, cap: int = COUNT_CAP) -> int:
-    """The number of matching cases, counted up to cap + 1 (the cheap question "are there more than cap?")."""
+def _count_capped(session: Session, matches: Any) -> int:
+    """Count the rows of `matches` (SELECT ... FROM case_record), stopping after COUNT_CAP + 1.
+
+    LIMIT as a literal: a bound `LIMIT ?` made SQLite choose a date-index scan (perf-baselines.md, 3b).
+    """
+    capped = matches.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
+    return int(session.execute(select(sa.func.count()).select_from(capped)).scalar_one())
+
+
+def count_up_to(*, session: Session, actor: Actor, filters: SearchFilters) -> int:
+    """The number of matching cases, counted up to COUNT_CAP + 1 (the cheap "are there more than COUNT_CAP?")."""
     conditions = case_conditions(session=session, actor=actor, filters=filters)
-    first = select(sa.literal(1)).select_from(Case).where(*conditions).limit(sa.literal_column(str(cap + 1)))
-    return int(session.execute(select(sa.func.count()).select_from(first.subquery())).scalar_one())
+    return _count_capped(session, select(sa.literal(1)).select_from(Case).where(*conditions))
 
 
 def _ordering(key: Any, descending: bool) -> list[Any]:
@@ -145,9 +154,7 @@ def search_cases(
         count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
         if by_facet:  # another index both filters and orders: walk it
             count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
-    # The count stops at the first COUNT_CAP + 1 matches; LIMIT as a literal, as below.
-    capped = count.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
-    total = session.execute(select(sa.func.count()).select_from(capped)).scalar_one()
+    total = _count_capped(session, count)
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
@@ -250,11 +257,7 @@ def _snippets(
 
 def _live_victims() -> list[sa.ColumnElement[bool]]:
     """Unretracted involvements of a person as a victim (joined to the matching cases)."""
-    return [
-        col(Involvement.role) == VICTIM,
-        col(Involvement.retracted_at).is_(None),
-        col(Involvement.person_id).is_not(None),
-    ]
+    return [*search_index.LIVE_VICTIMS, col(Involvement.person_id).is_not(None)]
 
 
 @dataclass
@@ -344,7 +347,7 @@ def _status_groups(session: Session, conditions: list[Any]) -> list[StatsGroup]:
         )
         .select_from(Case)
         .join(Involvement, col(Involvement.case_id) == col(Case.id))
-        .where(col(Involvement.role) == VICTIM, col(Involvement.retracted_at).is_(None), *conditions)
+        .where(*search_index.LIVE_VICTIMS, *conditions)
         .group_by(col(Involvement.victim_status))
     ):
         counts[status] = [int(n_cases), int(n_people)]

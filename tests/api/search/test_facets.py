@@ -29,22 +29,13 @@ def test_victim_filters_follow_added_changed_and_retracted_involvements(
     case = create_case(client, documenter, title="Two workers of Naftan")
     cid = case["id"]
     assert found(client, researcher, cid, victims_max=0)
-    first = involve(
-        client,
-        documenter,
-        cid,
-        person_id=create_person(client, documenter, pseudonym="N-1")["id"],
-        role="victim",
-        victim_status="detained",
-    )
-    involve(
-        client,
-        documenter,
-        cid,
-        person_id=create_person(client, documenter, pseudonym="N-2")["id"],
-        role="victim",
-        victim_status="dismissed",
-    )
+
+    def victim(pseudonym: str, status: str) -> dict[str, Any]:
+        person = create_person(client, documenter, pseudonym=pseudonym)["id"]
+        return involve(client, documenter, cid, person_id=person, role="victim", victim_status=status)
+
+    first = victim("N-1", "detained")
+    victim("N-2", "dismissed")
     involve(client, documenter, cid, person_id=create_person(client, documenter)["id"], role="witness")
     assert found(client, researcher, cid, victim_status="detained", victims_min=2, victims_max=2)
     assert found(client, researcher, cid, victim_status=["released", "dismissed"])
