@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -392,10 +393,11 @@ def case_to_read(*, session: Session, case: Case, notices: list[CategoryNotice] 
     return cases_to_read(session=session, cases=[case], notices=notices)[0]
 
 
-def cases_to_read(
-    *, session: Session, cases: list[Case], notices: list[CategoryNotice] | None = None
-) -> list[CaseRead]:
-    """Build wire forms for a page of cases with two extra queries (categories, tags), not two per case."""
+def case_fields(
+    *, session: Session, cases: Sequence[Any], notices: list[CategoryNotice] | None = None
+) -> list[dict[str, Any]]:
+    """The wire fields of a page of cases (Case objects or rows of case_record's columns), with two extra
+    queries (categories, tags) for the page, not two per case."""
     ids = [c.id for c in cases]
     cats: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     tags: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
@@ -418,25 +420,32 @@ def cases_to_read(
                 at=case.retracted_at, by=case.retracted_by, reason=case.retraction_reason
             )
         out.append(
-            CaseRead(
+            {
                 **{name: getattr(case, name) for name in _SCALAR_FIELDS},
-                id=case.id,
-                reference=case.reference,
-                earliest=case.date_lo,
-                latest=case.date_hi,
-                tags=tags[case.id],
-                categories=cats[case.id],
-                primary_category=case.primary_category,
-                created_by=case.created_by,
-                created_at=case.created_at,
-                updated_by=case.updated_by,
-                updated_at=case.updated_at,
-                version=case.version,
-                retracted=retracted,
-                notices=notices or [],
-            )
+                "id": case.id,
+                "reference": case.reference,
+                "earliest": case.date_lo,
+                "latest": case.date_hi,
+                "tags": tags[case.id],
+                "categories": cats[case.id],
+                "primary_category": case.primary_category,
+                "created_by": case.created_by,
+                "created_at": case.created_at,
+                "updated_by": case.updated_by,
+                "updated_at": case.updated_at,
+                "version": case.version,
+                "retracted": retracted,
+                "notices": notices or [],
+            }
         )
     return out
+
+
+def cases_to_read(
+    *, session: Session, cases: Sequence[Case], notices: list[CategoryNotice] | None = None
+) -> list[CaseRead]:
+    """Build wire forms for a page of cases (see case_fields)."""
+    return [CaseRead(**fields) for fields in case_fields(session=session, cases=cases, notices=notices)]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ class Involvement(Audited, table=True):
             sqlite_where=sa.text("retracted_at IS NULL"),
             postgresql_where=sa.text("retracted_at IS NULL"),
         ),
+        # A person's live victim involvements: statistics find the people who are victims in several cases.
+        sa.Index(
+            "ix_involvement_live_victim",
+            "person_id",
+            "case_id",
+            sqlite_where=sa.text("role = 'victim' AND retracted_at IS NULL"),
+            postgresql_where=sa.text("role = 'victim' AND retracted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()

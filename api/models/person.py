@@ -30,7 +30,7 @@ class Person(Audited, table=True):
     """A victim, witness, source or perpetrator, known everywhere by a pseudonym."""
 
     __tablename__ = "person"
-    __table_args__ = (sa.Index("ix_person_victim_cases", "victim_cases"),)
+    __table_args__ = (sa.Index("ix_person_victim_cases", "victim_cases", "id"),)
 
     id: uuid.UUID = uuid_pk()
     pseudonym: str = str_field(200)
