@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,33 +165,59 @@ class Raw:
     def _in(self, values: list[str]) -> str:
         return ", ".join("?" for _ in values)
 
-    def page(self, where: list[str], params: list[Any], order: str, join: str = "") -> dict[str, Any]:
+    def page(
+        self, where: list[str], params: list[Any], order: str, join: str = "", hint: str = ""
+    ) -> dict[str, Any]:
         conn = self.connect()
         base = ["c.retracted_at IS NULL", "c.confidentiality <> 'restricted'", *where]
         clause = " AND ".join(base)
-        # The same question as the app: count up to the cap, then say "more" (api.search.service.COUNT_CAP);
-        # SQLite meets the matches in the page's order; PostgreSQL too when a place or employer index leads.
-        ordered = "" if self.pg and "_fold = ?" not in " ".join(where) else f"ORDER BY {order}"
-        (total,) = self.fetch(
-            conn,
-            f"SELECT count(*) FROM (SELECT 1 FROM case_record c {join} WHERE {clause} {ordered} "
-            f"LIMIT {COUNT_CAP + 1}) m",
-            params,
-        )[0]
-        exact = total <= COUNT_CAP
-        total = min(total, COUNT_CAP)
         columns = (
             "c.id, c.reference, c.title, c.summary, c.narrative, c.occurred_from, c.occurred_to, c.date_precision, "
             "c.date_lo, c.date_hi, c.country, c.region, c.place, c.employer, c.sector, c.status, "
             "c.confidentiality, c.urgent, c.urgency_reason, c.language, c.primary_category, c.location_type, "
             "c.violation_status, c.created_by, c.created_at, c.updated_by, c.updated_at, c.version"
         )
+        # The same question as the app: count up to the cap, then say "more" (api.search.service.COUNT_CAP).
         # LIMIT as a literal: a bound LIMIT made SQLite pick a date scan (perf-baselines.md §3b).
-        rows = self.fetch(
-            conn,
-            f"SELECT {columns} FROM case_record c {join} WHERE {clause} ORDER BY {order} LIMIT {PAGE + 1}",
-            params,
-        )
+        if not self.pg:
+            # SQLite meets the matches in the page's order: one statement lists the first COUNT_CAP + 1
+            # ids, which count and also name the page's cases, then read by id.
+            indexed = f"INDEXED BY {hint}" if hint else ""
+            ids = [
+                r[0]
+                for r in self.fetch(
+                    conn,
+                    f"SELECT c.id FROM case_record c {indexed} {join} WHERE {clause} ORDER BY {order} "
+                    f"LIMIT {max(COUNT_CAP, PAGE) + 1}",
+                    params,
+                )
+            ]
+            total = len(ids)
+            place = {i: n for n, i in enumerate(ids[: PAGE + 1])}
+            rows = sorted(
+                self.fetch(
+                    conn,
+                    f"SELECT {columns} FROM case_record c WHERE c.id IN ({self._in(list(place))})",
+                    list(place),
+                ),
+                key=lambda r: place[r[0]],
+            )
+        else:
+            # PostgreSQL counts in the page's order only when a place or employer index leads.
+            ordered = "" if "_fold = ?" not in " ".join(where) else f"ORDER BY {order}"
+            (total,) = self.fetch(
+                conn,
+                f"SELECT count(*) FROM (SELECT 1 FROM case_record c {join} WHERE {clause} {ordered} "
+                f"LIMIT {COUNT_CAP + 1}) m",
+                params,
+            )[0]
+            rows = self.fetch(
+                conn,
+                f"SELECT {columns} FROM case_record c {join} WHERE {clause} ORDER BY {order} LIMIT {PAGE + 1}",
+                params,
+            )
+        exact = total <= COUNT_CAP
+        total = min(total, COUNT_CAP)
         more, rows = len(rows) > PAGE, rows[:PAGE]
         ids = [r[0] for r in rows]
         cats: dict[Any, list[str]] = {i: [] for i in ids}
@@ -264,6 +291,7 @@ class Raw:
             [cat, "c.region_fold = ?", "c.date_hi >= ?"],
             ["minsk region", "2021-01-01"],
             "c.date_lo DESC, c.id DESC",
+            hint="ix_case_record_region_fold_date",
         )
 
     def q2_leaf_page(self) -> dict[str, Any]:
@@ -275,6 +303,7 @@ class Raw:
             ["c.sector_fold = ?", "c.date_hi >= ?", "(c.victim_mask & ?) <> 0"],
             ["state industry", "2021-01-01", HELD_BITS],
             "c.date_lo DESC, c.id DESC",
+            hint="ix_case_record_sector_fold_date",
         )
 
     def q4_fulltext_be(self) -> dict[str, Any]:
@@ -288,19 +317,23 @@ class Raw:
                 "WHERE case_fts MATCH ?)"
             )
         word = "затрыманне" if self.pg else '"затрыманне"'
-        return self.page([match], [word], "c.created_at DESC, c.id DESC")
+        # A common word: on SQLite, walk the newest-first index testing each case against the matches.
+        return self.page([match], [word], "c.created_at DESC, c.id DESC", hint="ix_case_record_created_at_id")
 
     def q5_employer_range(self) -> dict[str, Any]:
         return self.page(
             ["c.employer_fold = ?", "c.date_hi >= ?", "c.date_lo <= ?"],
             ["belaruskali", "2020-08-01", "2021-12-31"],
             "c.date_lo DESC, c.id DESC",
+            hint="ix_case_record_employer_fold_date",
         )
 
     def q6_stats_category(self) -> dict[str, Any]:
         # The app's method in hand-written SQL: one grouped pass over the cases' facet columns, then the
         # rows of people who are victims in more than one case, to take their repeats off.
         conn = self.connect()
+        if self.pg:
+            conn.execute("SET jit = off")  # as the app's statistics (per transaction there)
         where = "c.retracted_at IS NULL AND c.confidentiality <> 'restricted' AND c.country = ? AND c.date_hi >= ?"
         params = ["BY", "2021-01-01"]
         cases: dict[str, int] = {}
@@ -317,22 +350,34 @@ class Raw:
             for code in self.rolled_up(codes):
                 cases[code] = cases.get(code, 0) + n
                 people[code] = people.get(code, 0) + (victims or 0)
-        seen: set[Any] = set()
-        seen_groups: set[tuple[str, Any]] = set()
-        for codes, person in self.fetch(
+        # People found in more than one matching case, person by person (the app's method: on SQLite the
+        # lookups go in case-id order; a person in one matching case only is left out in SQL).
+        ordered = "" if self.pg else " ORDER BY i.case_id"
+        rows = self.fetch(
             conn,
             "WITH r AS MATERIALIZED (SELECT i.case_id, i.person_id FROM person p JOIN involvement i "
-            "ON i.person_id = p.id WHERE p.victim_cases > 1 AND i.role = 'victim' AND i.retracted_at IS NULL) "
-            f"SELECT c.category_codes, r.person_id FROM r JOIN case_record c ON c.id = r.case_id WHERE {where}",
+            "ON i.person_id = p.id WHERE p.victim_cases > 1 AND i.role = 'victim' AND i.retracted_at IS NULL"
+            f"{ordered}), m AS MATERIALIZED (SELECT c.category_codes AS k, r.person_id FROM r "
+            f"JOIN case_record c ON c.id = r.case_id WHERE {where}) "
+            "SELECT k, person_id FROM m WHERE person_id IN "
+            "(SELECT person_id FROM m GROUP BY person_id HAVING count(*) > 1) ORDER BY person_id",
             params,
-        ):
-            if person in seen:
-                total_people -= 1
-            seen.add(person)
-            for code in self.rolled_up(codes):
-                if (code, person) in seen_groups:
-                    people[code] -= 1
-                seen_groups.add((code, person))
+        )
+        current: Any = None
+        groups_of: Counter[str] = Counter()
+        n_rows = 0
+        for codes, person in [*rows, (None, None)]:
+            if person != current:
+                if n_rows:
+                    total_people -= n_rows - 1
+                    for code, times in groups_of.items():
+                        if times > 1:
+                            people[code] -= times - 1
+                current, n_rows = person, 0
+                groups_of.clear()
+            if person is not None:
+                n_rows += 1
+                groups_of.update(self.rolled_up(codes))
         groups = [
             {"key": key, "label": self.labels.get(key), "cases": n, "people": people.get(key, 0)}
             for key, n in sorted(cases.items())

@@ -153,20 +153,23 @@ def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     )
 
 
-def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...]) -> Any:
-    """SELECT case_id, score FROM the index rows matching every term; higher score is more relevant."""
+def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], scored: bool = True) -> Any:
+    """SELECT case_id, score FROM the index rows matching every term; higher score is more relevant.
+
+    Without `scored`, SELECT case_id only: a filter that scores every match (bm25) pays for it on each.
+    """
     readable = [] if actor.can(Permission.TESTIMONY_READ) else [col(CaseText.kind) == search_index.CASE]
     if session.get_bind().dialect.name == "postgresql":
         query = sa.func.to_tsquery(
             sa.literal_column("'simple'::regconfig"), sa.bindparam("tsq", tsquery(list(terms)))
         )
         tsv: Any = sa.literal_column("case_text.tsv")
-        return select(col(CaseText.case_id), sa.func.ts_rank(tsv, query).label("score")).where(
-            tsv.op("@@")(query), *readable
-        )
+        score: Any = [sa.func.ts_rank(tsv, query).label("score")] if scored else []
+        return select(col(CaseText.case_id), *score).where(tsv.op("@@")(query), *readable)
     fts = sa.table("case_fts", sa.column("rowid"))
+    score = [(-sa.func.bm25(sa.literal_column("case_fts"))).label("score")] if scored else []
     return (
-        select(col(CaseText.case_id), (-sa.func.bm25(sa.literal_column("case_fts"))).label("score"))
+        sa.select(col(CaseText.case_id), *score)
         .select_from(fts)
         .join(CaseText, col(CaseText.id) == fts.c.rowid)
         .where(
@@ -249,6 +252,6 @@ def case_conditions(
     if f.updated_since is not None:
         conditions.append(col(Case.updated_at) >= f.updated_since)
     if f.terms:
-        hits = text_match(session=session, actor=actor, terms=f.terms).subquery()
+        hits = text_match(session=session, actor=actor, terms=f.terms, scored=False).subquery()
         conditions.append(col(Case.id).in_(select(hits.c.case_id)))
     return conditions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search import index as search_index
 from api.search.filters import SearchFilters, case_conditions, text_match
-from api.search.text import snippet
+from api.search.text import fts5_query, snippet
 from schemas.base import Page
 from schemas.enums import DatePrecision
 from schemas.search import CaseHit, StatsGroup, StatsRead
@@ -130,6 +131,22 @@ def _walk_index(filters: SearchFilters, sort: str) -> str:
     return _SORT_INDEX.get(sort, "")
 
 
+def _common_words(session: Session, filters: SearchFilters) -> bool:
+    """True when the words of `q` match so many cases (SQLite) that walking the sort index finds COUNT_CAP
+    matches sooner than looking each match up and sorting them all.
+
+    Walking costs about COUNT_CAP * cases / matches index steps, looking up about `matches` reads of a few
+    steps each: they cross near sqrt(100 * cases) matches (about 10,000 of 1,000,000). The full-text index
+    counts its rows up to that many in a few milliseconds; the number of cases is the largest row id.
+    """
+    cases = session.execute(sa.text("SELECT max(rowid) FROM case_record")).scalar_one() or 0
+    enough = max(COUNT_CAP, math.isqrt(100 * int(cases)))
+    # LIMIT as a literal, like every LIMIT here (an integer computed above, not user text).
+    probe = f"SELECT count(*) FROM (SELECT 1 FROM case_fts WHERE case_fts MATCH :q LIMIT {enough})"  # noqa: S608
+    hits = session.execute(sa.text(probe), {"q": fts5_query(list(filters.terms))}).scalar_one()
+    return int(hits) >= enough
+
+
 def search_cases(
     *,
     session: Session,
@@ -152,13 +169,28 @@ def search_cases(
     # first). PostgreSQL's planner, given no order, picks the filters' indexes for the count by itself; given
     # the sort's order, it may walk the sort index past every case; but a place or employer index sorted by
     # date is walked in that order on both (else the oldest dates come first, and a date filter skips them).
-    count: Any = select(sa.literal(1)).select_from(Case).where(*conditions)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    # On SQLite the first page comes with the count: the count meets the matches in the page's order, so it
+    # lists their ids and sort keys, and the page is its first rows (one walk of the index, not two).
+    first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor else None
+    count: Any = (
+        sa.select(col(Case.id), _ORDERS[sort].column)
+        if first_page is not None
+        else select(sa.literal(1)).select_from(Case)
+    ).where(*conditions)
     by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
-    if sort in _ORDERS and (by_facet or session.get_bind().dialect.name == "sqlite"):
+    if sort in _ORDERS and (by_facet or sqlite):
         count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
-        if by_facet:  # another index both filters and orders: walk it
+        if by_facet or (sqlite and filters.terms and _common_words(session, filters)):
+            # Walk the index that both filters and orders, or, for common words, the sort's own index,
+            # testing each case against the set of matches (SQLite would rather look up every match).
             count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
-    total = _count_capped(session, count)
+    if first_page is not None:
+        capped = count.limit(sa.literal_column(str(max(COUNT_CAP, int(limit)) + 1)))
+        first_page = list(session.connection().execute(capped).all())
+        total = min(len(first_page), COUNT_CAP + 1)
+    else:
+        total = _count_capped(session, count)
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
@@ -201,7 +233,12 @@ def search_cases(
         query = query.where(_after(key, order.descending, value, after_id))
     query = query.order_by(*_ordering(key, order.descending)).limit(sa.literal_column(str(int(limit) + 1)))
     # Rows of the case's columns, not ORM objects: a page is read once and never changed here.
-    rows = list(session.connection().execute(query).all())
+    if first_page is not None:  # the page's cases are known (in order): read them by id
+        place = {row[0]: i for i, row in enumerate(first_page[: int(limit) + 1])}
+        by_id = sa.select(*_COLUMNS, key).where(col(Case.id).in_(list(place)))
+        rows = sorted(session.connection().execute(by_id).all(), key=lambda row: place[row.id])
+    else:
+        rows = list(session.connection().execute(query).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
