@@ -171,10 +171,11 @@ def search_cases(
     # date is walked in that order on both (else the oldest dates come first, and a date filter skips them).
     sqlite = session.get_bind().dialect.name == "sqlite"
     # On SQLite the first page comes with the count: the count meets the matches in the page's order, so it
-    # lists their ids and sort keys, and the page is its first rows (one walk of the index, not two).
+    # lists their ids, and the page is its first rows (one walk of the index, not two).
     first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor else None
     count: Any = (
-        sa.select(col(Case.id), _ORDERS[sort].column)
+        # The ids as stored (32 hex digits on SQLite): only the page's few become UUIDs.
+        sa.select(sa.type_coerce(col(Case.id), sa.String))
         if first_page is not None
         else select(sa.literal(1)).select_from(Case)
     ).where(*conditions)
@@ -234,7 +235,7 @@ def search_cases(
     query = query.order_by(*_ordering(key, order.descending)).limit(sa.literal_column(str(int(limit) + 1)))
     # Rows of the case's columns, not ORM objects: a page is read once and never changed here.
     if first_page is not None:  # the page's cases are known (in order): read them by id
-        place = {row[0]: i for i, row in enumerate(first_page[: int(limit) + 1])}
+        place = {uuid.UUID(row[0]): i for i, row in enumerate(first_page[: int(limit) + 1])}
         by_id = sa.select(*_COLUMNS, key).where(col(Case.id).in_(list(place)))
         rows = sorted(session.connection().execute(by_id).all(), key=lambda row: place[row.id])
     else:
