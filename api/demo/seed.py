@@ -59,7 +59,9 @@ from api.search.index import (
     case_folds,
     case_row,
     category_signature,
+    read_status_signature,
     rebuild_person_facets,
+    status_signature,
     testimony_row,
 )
 from api.taxonomy import service as taxonomy_service
@@ -362,6 +364,14 @@ class Generator:
             case["victim_people"] += int(row["person_id"] is not None)
             if row["victim_status"]:
                 case["victim_mask"] |= VICTIM_STATUS_BIT[row["victim_status"]]
+            known = [
+                (status, is_person)
+                for status, people in read_status_signature(case["victim_statuses"])
+                for is_person in [False] + [True] * people
+            ]
+            case["victim_statuses"] = status_signature(
+                [*known, (row["victim_status"], row["person_id"] is not None)]
+            )
         if self.history:
             batch.add("revision", _revision("involvement", row, INVOLVEMENT_FIELDS, case["id"]))
 
@@ -415,6 +425,7 @@ class Generator:
             "victims": 0,
             "victim_mask": 0,
             "victim_people": 0,
+            "victim_statuses": "",
         }
         case |= case_folds(SimpleNamespace(**case))
         codes = [leaf]

@@ -25,6 +25,7 @@ FACET_COLUMNS = (
     "victim_mask",
     "victims",
     "victim_people",
+    "victim_statuses",
     "urgent",
     "language",
     "updated_at",
@@ -97,6 +98,11 @@ class Case(Audited, table=True):
     # the case's category codes, sorted, space-separated: statistics group cases by it in one pass.
     victim_people: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
     category_codes: str = Field(
+        default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
+    )
+    # Each victim status among the live victims, with how many of them are people ("detained=2 released=0";
+    # "-" for a victim without a status): statistics by victim status read it instead of the involvements.
+    victim_statuses: str = Field(
         default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
     )
 

@@ -14,8 +14,9 @@ unretracted case (its text and its translations). A retracted case leaves the in
 Facets: each case row also carries what the filters and statistics would otherwise find in other tables, so
 that a search reads one row per case instead of joining on UUID keys at a million cases:
 `region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python) and
-`category_codes` (its codes, sorted), written with the case; `victims`, `victim_mask` and `victim_people`
-(its unretracted victim involvements, one bit per victim status among them, and how many of them are people),
+`category_codes` (its codes, sorted), written with the case; `victims`, `victim_mask`, `victim_people` and
+`victim_statuses` (its unretracted victim involvements, one bit per victim status among them, how many of them
+are people, and how many people per status),
 with each person's `victim_cases`, refreshed by every write of an involvement, in the same transaction, under
 a lock on the case and person rows so that two concurrent writers cannot lose each other's change.
 """
@@ -98,6 +99,7 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
             victims=len(rows),
             victim_mask=status_bits(status for status, _ in rows if status),
             victim_people=sum(1 for _, person in rows if person is not None),
+            victim_statuses=status_signature((status, person is not None) for status, person in rows),
         )
     )
     if person_id is not None:
@@ -111,6 +113,28 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
             .scalar_subquery()
         )
         executor.execute(sa.update(Person).where(col(Person.id) == person_id).values(victim_cases=count))
+
+
+NO_STATUS = "-"
+
+
+def status_signature(victims: Iterable[tuple[str | None, bool]]) -> str:
+    """case_record.victim_statuses from the live victims' (status, is a person): each status present, sorted,
+    with how many of its victims are people ("detained=2 released=0"); a victim without a status is "-"."""
+    people: dict[str, int] = {}
+    for status, is_person in victims:
+        key = status or NO_STATUS
+        people[key] = people.get(key, 0) + int(is_person)
+    return " ".join(f"{key}={people[key]}" for key in sorted(people))
+
+
+def read_status_signature(signature: str) -> list[tuple[str | None, int]]:
+    """(status, people) pairs of a victim_statuses value; None for a victim without a status."""
+    pairs = []
+    for item in signature.split():
+        status, _, people = item.rpartition("=")
+        pairs.append((None if status == NO_STATUS else status, int(people)))
+    return pairs
 
 
 def category_signature(codes: Iterable[str]) -> str:
@@ -251,13 +275,18 @@ def rebuild_facets(connection: sa.Connection) -> None:
         .group_by(col(Involvement.case_id))
         .subquery()
     )
-    connection.execute(sa.update(Case).values(victims=0, victim_mask=0, victim_people=0, category_codes=""))
+    connection.execute(
+        sa.update(Case).values(
+            victims=0, victim_mask=0, victim_people=0, category_codes="", victim_statuses=""
+        )
+    )
     connection.execute(
         sa.update(Case)
         .where(col(Case.id) == per_case.c.case_id)
         .values(victims=per_case.c.victims, victim_mask=per_case.c.mask, victim_people=per_case.c.people)
     )
     _rebuild_signatures(connection)
+    _rebuild_status_signatures(connection)
     rebuild_person_facets(connection)
 
 
@@ -292,6 +321,37 @@ def _rebuild_signatures(connection: sa.Connection) -> None:
     connection.execute(
         sa.update(Case).where(col(Case.id) == signatures.c.case_id).values(category_codes=signatures.c.codes)
     )
+
+
+def _rebuild_status_signatures(connection: sa.Connection) -> None:
+    """Write each case's victim_statuses from its live victims: one grouped pass, then one update per batch."""
+    grouped = (
+        sa.select(
+            col(Involvement.case_id),
+            col(Involvement.victim_status),
+            sa.func.count(),
+            sa.func.count(col(Involvement.person_id)),
+        )
+        .where(*LIVE_VICTIMS)
+        .group_by(col(Involvement.case_id), col(Involvement.victim_status))
+        .order_by(col(Involvement.case_id))
+    )
+    signatures: list[dict[str, Any]] = []
+    current: Any = None
+    victims: list[tuple[str | None, bool]] = []
+    for case_id, status, n, people in [*connection.execute(grouped).all(), (None, None, 0, 0)]:
+        if case_id != current:
+            if current is not None:
+                signatures.append({"key": current, "signature": status_signature(victims)})
+            current, victims = case_id, []
+        victims += [(status, True)] * int(people) + [(status, False)] * (int(n) - int(people))
+    update = (
+        sa.update(Case)
+        .where(col(Case.id) == sa.bindparam("key"))
+        .values(victim_statuses=sa.bindparam("signature"))
+    )
+    for batch in _batches(iter(signatures)):
+        connection.execute(update, batch)
 
 
 def rebuild_text_index(connection: sa.Connection, *, facets: bool = True) -> int:

@@ -312,8 +312,19 @@ class _Tally:
     total_people: int
 
 
-def _tally(session: Session, keys: list[Any], conditions: list[Any], expand: Callable[[Any], Any]) -> _Tally:
-    """Cases and distinct victims per group; `expand` maps a row's key to the groups it counts in."""
+def _tally(
+    session: Session,
+    keys: list[Any],
+    conditions: list[Any],
+    expand: Callable[[Any], Any],
+    *,
+    by_status: bool = False,
+) -> _Tally:
+    """Cases and distinct victims per group; `expand` maps a row's key to the groups it counts in.
+
+    `by_status`: the groups are victim statuses, read from each case's victim_statuses (the one key), and a
+    person's row counts in the status of their own involvement.
+    """
     n = len(keys)
 
     def key_of(row: Any) -> Any:
@@ -327,16 +338,25 @@ def _tally(session: Session, keys: list[Any], conditions: list[Any], expand: Cal
         n_cases, n_people = int(row[n]), int(row[n + 1] or 0)
         total_cases += n_cases
         total_people += n_people
-        for group in expand(key_of(row)):
+        shares = (
+            ((status, n_cases * each) for status, each in search_index.read_status_signature(row[0]))
+            if by_status
+            else ((group, n_people) for group in expand(key_of(row)))
+        )
+        for group, group_people in shares:
             cases[group] = cases.get(group, 0) + n_cases
-            people[group] = people.get(group, 0) + n_people
+            people[group] = people.get(group, 0) + group_people
     # People in more than one case: each of their rows beyond the first in a group was counted again. Their
     # rows are found from the people first (a small share), matched to the cases (on SQLite in the order of
     # the case ids, so the lookups move forward through the index), and read person by person; a person
     # found in only one matching case needs no correction and is left out in SQL.
     sqlite = session.get_bind().dialect.name == "sqlite"
     repeated = (
-        sa.select(col(Involvement.case_id).label("case_id"), col(Involvement.person_id).label("person_id"))
+        sa.select(
+            col(Involvement.case_id).label("case_id"),
+            col(Involvement.person_id).label("person_id"),
+            col(Involvement.victim_status).label("status"),
+        )
         .select_from(Person)
         .join(Involvement, col(Involvement.person_id) == col(Person.id))
         .where(col(Person.victim_cases) > 1, *_live_victims())
@@ -344,6 +364,8 @@ def _tally(session: Session, keys: list[Any], conditions: list[Any], expand: Cal
         .cte("repeated")
         .prefix_with("MATERIALIZED")
     )
+    if by_status:  # the person's own status in that case
+        keys, expand = [repeated.c.status], lambda status: (status,)
     labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
     matched = (
         # The person's id as stored (no UUID object per row): it is only compared.
@@ -405,24 +427,6 @@ def _pairs(tally: _Tally) -> dict[Any, list[int]]:
     return {key: [n, tally.people.get(key, 0)] for key, n in tally.cases.items()}
 
 
-def _status_groups(session: Session, conditions: list[Any]) -> list[StatsGroup]:
-    """Cases with a victim in each status, and the distinct people in it (read from the involvements)."""
-    counts: dict[Any, list[int]] = {}
-    for status, n_cases, n_people in session.execute(
-        select(
-            col(Involvement.victim_status),
-            sa.func.count(sa.distinct(col(Case.id))),
-            sa.func.count(sa.distinct(col(Involvement.person_id))),
-        )
-        .select_from(Case)
-        .join(Involvement, col(Involvement.case_id) == col(Case.id))
-        .where(*search_index.LIVE_VICTIMS, *conditions)
-        .group_by(col(Involvement.victim_status))
-    ):
-        counts[status] = [int(n_cases), int(n_people)]
-    return _by_value(counts)
-
-
 def case_stats(*, session: Session, actor: Actor, filters: SearchFilters, group_by: str) -> StatsRead:
     """Count the matching cases and their victims per group; see the README for what each count means."""
     from api.taxonomy import service as taxonomy_service
@@ -471,8 +475,8 @@ def case_stats(*, session: Session, actor: Actor, filters: SearchFilters, group_
         tally = _tally(session, [getattr(Case, group_by)], conditions, lambda key: (key,))
         groups = _by_value(_pairs(tally))
     elif group_by == "victim_status":
-        tally = _tally(session, [], conditions, lambda _key: ())
-        groups = _status_groups(session, conditions)
+        tally = _tally(session, [col(Case.victim_statuses)], conditions, lambda _key: (), by_status=True)
+        groups = _by_value(_pairs(tally))
     else:
         raise ValidationProblem.single("query.group_by", f"cannot group by {group_by!r}", "enum")
     return StatsRead.model_validate(

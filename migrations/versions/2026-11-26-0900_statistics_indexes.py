@@ -1,9 +1,11 @@
-"""Statistics indexes: covering indexes of the case facets (SQLite), repeated victims found from indexes
+"""Statistics facets and indexes: people per victim status on each case; covering indexes (SQLite)
 
-On SQLite, a case row holds its long texts inline and the facet columns after them, so reading a facet walks
-the row's overflow pages: two covering indexes (led by country and date, and by id) let statistics and the
-sub-selects on case ids read no row. The country-and-date index they replace stays on PostgreSQL. On both, a
-partial index lists each person's live victim involvements and the people index carries the id.
+Each case gets `victim_statuses`: every status among its live victims with how many of them are people, so
+that statistics by victim status read the cases, not the involvements. On SQLite, a case row holds its long
+texts inline and the facet columns after them, so reading a facet walks the row's overflow pages: two covering
+indexes (led by country and date, and by id) let statistics and the sub-selects on case ids read no row. The
+country-and-date index they replace stays on PostgreSQL. On both, a partial index lists each person's live
+victim involvements and the people index carries the id.
 
 Revision ID: 0009
 Revises: 0008
@@ -14,6 +16,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+# The SQL below is built from fixed column names and constants only.
+# ruff: noqa: S608
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -35,6 +40,7 @@ _COVERED = (
     "victim_mask",
     "victims",
     "victim_people",
+    "victim_statuses",
     "urgent",
     "language",
     "updated_at",
@@ -46,7 +52,30 @@ _LIVE_VICTIM = "role = 'victim' AND retracted_at IS NULL"
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    conn = op.get_bind()
+    op.add_column("case_record", sa.Column("victim_statuses", sa.Text(), server_default="", nullable=False))
+    # As api.search.index.status_signature: "status=people" per status present, sorted, "-" for no status.
+    if conn.dialect.name == "postgresql":
+        joined = "string_agg(item, ' ' ORDER BY status COLLATE \"C\")"
+        ordered = ""
+    else:
+        joined = "group_concat(item, ' ')"
+        ordered = "ORDER BY case_id, status"
+    op.execute(
+        f"CREATE TEMPORARY TABLE status_sets AS SELECT case_id, {joined} AS statuses FROM "
+        "(SELECT case_id, coalesce(victim_status, '-') AS status, "
+        "coalesce(victim_status, '-') || '=' || CAST(count(person_id) AS TEXT) AS item FROM involvement "
+        f"WHERE role = 'victim' AND retracted_at IS NULL GROUP BY case_id, victim_status {ordered}) AS o "
+        "GROUP BY case_id"
+    )
+    op.execute("CREATE UNIQUE INDEX status_sets_case ON status_sets (case_id)")
+    op.execute(
+        "UPDATE case_record SET victim_statuses = "
+        "(SELECT statuses FROM status_sets s WHERE s.case_id = case_record.id) "
+        "WHERE id IN (SELECT case_id FROM status_sets)"
+    )
+    op.execute("DROP TABLE status_sets")
+    if conn.dialect.name == "sqlite":
         op.create_index("ix_case_record_facets", "case_record", ["country", "date_lo", *_COVERED, "id"])
         op.create_index("ix_case_record_id_facets", "case_record", ["id", "country", "date_lo", *_COVERED])
         op.drop_index("ix_case_record_country_date_lo", table_name="case_record")
@@ -72,3 +101,4 @@ def downgrade() -> None:
         op.create_index("ix_case_record_country_date_lo", "case_record", ["country", "date_lo"])
         op.drop_index("ix_case_record_id_facets", table_name="case_record")
         op.drop_index("ix_case_record_facets", table_name="case_record")
+    op.execute("ALTER TABLE case_record DROP COLUMN victim_statuses")

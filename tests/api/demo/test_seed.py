@@ -66,7 +66,10 @@ def test_the_search_index_written_with_the_cases_is_the_one_a_rebuild_makes(
     text = "source_id, kind, body" + (
         ", tsv::text" if settings.resolved_database_url.startswith("postgres") else ""
     )
-    facets = "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, category_codes"
+    facets = (
+        "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, victim_statuses, "
+        "category_codes"
+    )
     queries = [
         f"SELECT {text} FROM case_text ORDER BY source_id",  # noqa: S608
         f"SELECT id, {facets} FROM case_record ORDER BY id",  # noqa: S608

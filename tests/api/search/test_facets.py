@@ -98,7 +98,7 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
             person = shared if status != "released" else create_person(client, documenter)["id"]
             involve(client, documenter, cid, person_id=person, role="victim", victim_status=status)
     columns = (
-        "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, "
+        "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, victim_statuses, "
         "category_codes"
     )
     db = client.app.state.ctx.db  # type: ignore[attr-defined]
@@ -118,8 +118,9 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
         2,
         0b10001,
         2,
+        "detained=1 released=1",
         "A.LIB.ADMIN C.DIS.DISMISSAL",
-    )  # detained (bit 0) and released (bit 4)
+    )  # detained (bit 0) and released (bit 4), one person each
     assert kept[1][1:4] == ("елкі", None, "гродна азот")
     assert ("Shared", 2) in kept
     db.dispose()
