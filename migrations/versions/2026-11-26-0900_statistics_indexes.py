@@ -7,15 +7,22 @@ indexes (led by country and date, and by id) let statistics and the sub-selects 
 country-and-date index they replace stays on PostgreSQL. On both, a partial index lists each person's live
 victim involvements and the people index carries the id.
 
+Migration 0007 created the full-text index empty: a database that held cases before it found none of them by
+their words. Every unretracted case and testimony without an index row gets one here (a no-op elsewhere).
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-26 09:00:00
 """
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from api.search.text import index_body
 
 # The SQL below is built from fixed column names and constants only.
 # ruff: noqa: S608
@@ -51,8 +58,72 @@ _COVERED = (
 _LIVE_VICTIM = "role = 'victim' AND retracted_at IS NULL"
 
 
+_BATCH = 2000
+
+
+def _keyset(conn: sa.Connection, sql: str, key: str) -> Iterator[Any]:
+    """Every row of `sql` (a SELECT whose WHERE ends open), a batch at a time in `key` order: no cursor stays
+    open while the index rows are written."""
+    after = None
+    while True:
+        page = conn.execute(
+            sa.text(f"{sql} {'' if after is None else f'AND {key} > :after'} ORDER BY {key} LIMIT {_BATCH}"),
+            {} if after is None else {"after": after},
+        ).all()
+        yield from page
+        if len(page) < _BATCH:
+            return
+        after = page[-1][0]
+
+
+def _index_missing_texts(conn: sa.Connection) -> None:
+    """Index rows for the unretracted cases and testimonies that have none, as api.search.index writes them.
+
+    Ids are read and written back as the driver gives them (32 hex digits on SQLite, uuid on PostgreSQL).
+    """
+    unindexed = "NOT EXISTS (SELECT 1 FROM case_text t WHERE t.source_id = {})"
+    cases = _keyset(
+        conn,
+        "SELECT c.id, c.title, c.summary, c.narrative FROM case_record c "
+        f"WHERE c.retracted_at IS NULL AND {unindexed.format('c.id')}",
+        "c.id",
+    )
+    testimonies = _keyset(
+        conn,
+        "SELECT s.id, s.case_id, s.text, s.translations FROM testimony s JOIN case_record c ON c.id = s.case_id "
+        f"WHERE s.retracted_at IS NULL AND c.retracted_at IS NULL AND {unindexed.format('s.id')}",
+        "s.id",
+    )
+
+    def texts(text: str, translations: Any) -> list[str | None]:
+        if isinstance(translations, str):
+            translations = json.loads(translations)
+        return [text, *(t.get("text") for t in (translations or []) if isinstance(t, dict))]
+
+    tsv = ", to_tsvector('simple', :body)" if conn.dialect.name == "postgresql" else ""
+    insert = sa.text(
+        f"INSERT INTO case_text (source_id, case_id, kind, body{', tsv' if tsv else ''}) "
+        f"VALUES (:source, :case, :kind, :body{tsv})"
+    )
+    batch: list[dict[str, Any]] = []
+    for row in cases:
+        batch.append({"source": row[0], "case": row[0], "kind": "case", "body": index_body(row[1:4])})
+        if len(batch) == _BATCH:
+            conn.execute(insert, batch)
+            batch = []
+    for row in testimonies:
+        body = index_body(texts(row[2], row[3]))
+        batch.append({"source": row[0], "case": row[1], "kind": "testimony", "body": body})
+        if len(batch) == _BATCH:
+            conn.execute(insert, batch)
+            batch = []
+    if batch:
+        conn.execute(insert, batch)
+
+
 def upgrade() -> None:
     conn = op.get_bind()
+    _index_missing_texts(conn)
     op.add_column("case_record", sa.Column("victim_statuses", sa.Text(), server_default="", nullable=False))
     # As api.search.index.status_signature: "status=people" per status present, sorted, "-" for no status.
     if conn.dialect.name == "postgresql":

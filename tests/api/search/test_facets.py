@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
-from tests.factories import API, create_case, create_person, involve, ok
+from tests.factories import API, add_testimony, create_case, create_person, involve, ok
 
 
 def found(client: TestClient, who: Account, case_id: str, **params: Any) -> bool:
@@ -127,3 +127,38 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
     migrate.downgrade(database_url, "0007")
     migrate.upgrade(database_url)
     assert facets() == kept
+
+
+def test_upgrading_a_database_with_unindexed_records_indexes_their_words(
+    client: TestClient, documenter: Account, researcher: Account, database_url: str
+) -> None:
+    # Migration 0007 created the full-text index empty: cases recorded before it were not found by their
+    # words. The upgrade that follows indexes every unretracted case and testimony that has no index row.
+    import sqlalchemy as sa
+
+    from api import migrate
+
+    cid = create_case(client, documenter, title="Звальненне на Гранітным камбінаце", narrative="Мікашэвічы")[
+        "id"
+    ]
+    source = create_person(client, documenter)["id"]
+    add_testimony(client, documenter, cid, source, text="Майстар сказаў: пішы заяву сам.")
+    retracted = create_case(client, documenter, title="Граніт двойчы")["id"]
+    change(client, documenter, f"{API}/cases/{retracted}", {"reason": "duplicate"}, action="retract")
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    with db.engine.begin() as conn:  # as on a database from before the index
+        conn.execute(sa.text("DELETE FROM case_text"))
+    assert not found(client, researcher, cid, q="гранітным")
+    db.dispose()
+    migrate.downgrade(database_url, "0008")
+    migrate.upgrade(database_url)
+    assert found(client, researcher, cid, q="гранітным мікашэвічы")
+    assert found(client, researcher, cid, q="заяву")  # a testimony's words
+    assert not found(client, researcher, retracted, q="граніт")
+    with db.engine.connect() as conn:
+        kinds = conn.execute(
+            sa.text("SELECT kind, count(*) FROM case_text GROUP BY kind ORDER BY kind")
+        ).all()
+    assert [tuple(k) for k in kinds] == [("case", 1), ("testimony", 1)]
+    migrate.upgrade(database_url)  # at head already: nothing runs twice
+    db.dispose()
