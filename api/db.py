@@ -13,20 +13,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
 
 
-class _SQLiteCompiler(SQLiteCompiler):
-    """SQLite's compiler, rendering a table hint (`Select.with_hint(table, "INDEXED BY ix", "sqlite")`)
-    after the table's name: SQLAlchemy's own drops every table hint on SQLite."""
+def _hinting(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
+    """The dialect's compiler, rendering a table hint (`Select.with_hint(table, "INDEXED BY ix", "sqlite")`)
+    after the table's name: SQLAlchemy's SQLite compiler drops every table hint."""
 
-    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:  # noqa: ARG002
+    def get_from_hint_text(self: SQLCompiler, table: Any, text: str | None) -> str | None:  # noqa: ARG001
         return text
+
+    return type(f"Hinting{compiler.__name__}", (compiler,), {"get_from_hint_text": get_from_hint_text})
 
 
 def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> Engine:
@@ -46,7 +48,7 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
         pool_size=8,
         max_overflow=8,
     )
-    engine.dialect.statement_compiler = _SQLiteCompiler
+    engine.dialect.statement_compiler = _hinting(engine.dialect.statement_compiler)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import pool
 from sqlmodel import SQLModel
@@ -21,10 +22,13 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(*, dialect: str, **kwargs: object) -> None:
+    from api.migrate import include_object_for
+
     context.configure(
         target_metadata=target_metadata,
         render_item=_render_item,
+        include_object=include_object_for(dialect),
         compare_type=True,
         compare_server_default=False,
         render_as_batch=True,
@@ -43,7 +47,8 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    _configure(url=_url(), literal_binds=True)
+    url = _url()
+    _configure(dialect=sa.engine.make_url(url).get_backend_name(), url=url, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -51,15 +56,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
+        _configure(dialect=connection.dialect.name, connection=connection)
         with context.begin_transaction():
             context.run_migrations()
         return
-    import sqlalchemy as sa
-
     engine = sa.create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as conn:
-        _configure(connection=conn)
+        _configure(dialect=conn.dialect.name, connection=conn)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -131,6 +131,21 @@ def _walk_index(filters: SearchFilters, sort: str) -> str:
     return _SORT_INDEX.get(sort, "")
 
 
+# Filters that may leave few of a common word's matches: with one of them, the planner chooses.
+_NARROWING = ("category", "tag", "role", "organisation", "victim_status", "created_by", "updated_since")
+
+
+def _narrowed(filters: SearchFilters) -> bool:
+    """True when a filter besides the words may match few cases (so walking the sort index may find few)."""
+    return (
+        any(getattr(filters, name) for name in _NARROWING)
+        or filters.mine
+        or filters.urgent is not None
+        or filters.victims_min is not None
+        or filters.victims_max is not None
+    )
+
+
 def _common_words(session: Session, filters: SearchFilters) -> bool:
     """True when the words of `q` match so many cases (SQLite) that walking the sort index finds COUNT_CAP
     matches sooner than looking each match up and sorting them all.
@@ -182,7 +197,9 @@ def search_cases(
     by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
     if sort in _ORDERS and (by_facet or sqlite):
         count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
-        if by_facet or (sqlite and filters.terms and _common_words(session, filters)):
+        if by_facet or (
+            sqlite and filters.terms and not _narrowed(filters) and _common_words(session, filters)
+        ):
             # Walk the index that both filters and orders, or, for common words, the sort's own index,
             # testing each case against the set of matches (SQLite would rather look up every match).
             count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
