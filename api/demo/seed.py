@@ -59,7 +59,6 @@ from api.search.index import (
     case_folds,
     case_row,
     category_signature,
-    read_status_signature,
     rebuild_person_facets,
     status_signature,
     testimony_row,
@@ -364,13 +363,8 @@ class Generator:
             case["victim_people"] += int(row["person_id"] is not None)
             if row["victim_status"]:
                 case["victim_mask"] |= VICTIM_STATUS_BIT[row["victim_status"]]
-            known = [
-                (status, is_person)
-                for status, people in read_status_signature(case["victim_statuses"])
-                for is_person in [False] + [True] * people
-            ]
             case["victim_statuses"] = status_signature(
-                [*known, (row["victim_status"], row["person_id"] is not None)]
+                [(row["victim_status"], row["person_id"] is not None)], case["victim_statuses"]
             )
         if self.history:
             batch.add("revision", _revision("involvement", row, INVOLVEMENT_FIELDS, case["id"]))

@@ -118,13 +118,14 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
 NO_STATUS = "-"
 
 
-def status_signature(victims: Iterable[tuple[str | None, bool]]) -> str:
-    """case_record.victim_statuses from the live victims' (status, is a person): each status present, sorted,
-    with how many of its victims are people ("detained=2 released=0"); a victim without a status is "-"."""
-    people: dict[str, int] = {}
-    for status, is_person in victims:
+def status_signature(victims: Iterable[tuple[str | None, int]], signature: str = "") -> str:
+    """case_record.victim_statuses from the live victims' (status, people among them), added to `signature`:
+    each status present, sorted, with how many of its victims are people ("detained=2 released=0"); a victim
+    without a status is "-"."""
+    people = {status or NO_STATUS: n for status, n in read_status_signature(signature)}
+    for status, n in victims:
         key = status or NO_STATUS
-        people[key] = people.get(key, 0) + int(is_person)
+        people[key] = people.get(key, 0) + int(n)
     return " ".join(f"{key}={people[key]}" for key in sorted(people))
 
 
@@ -329,7 +330,6 @@ def _rebuild_status_signatures(connection: sa.Connection) -> None:
         sa.select(
             col(Involvement.case_id),
             col(Involvement.victim_status),
-            sa.func.count(),
             sa.func.count(col(Involvement.person_id)),
         )
         .where(*LIVE_VICTIMS)
@@ -338,13 +338,13 @@ def _rebuild_status_signatures(connection: sa.Connection) -> None:
     )
     signatures: list[dict[str, Any]] = []
     current: Any = None
-    victims: list[tuple[str | None, bool]] = []
-    for case_id, status, n, people in [*connection.execute(grouped).all(), (None, None, 0, 0)]:
+    victims: list[tuple[str | None, int]] = []
+    for case_id, status, people in [*connection.execute(grouped).all(), (None, None, 0)]:
         if case_id != current:
             if current is not None:
                 signatures.append({"key": current, "signature": status_signature(victims)})
             current, victims = case_id, []
-        victims += [(status, True)] * int(people) + [(status, False)] * (int(n) - int(people))
+        victims.append((status, people))
     update = (
         sa.update(Case)
         .where(col(Case.id) == sa.bindparam("key"))
