@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
@@ -20,7 +21,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # A coroutine: it does no I/O, and a plain function would cost a hop through the threadpool.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -28,14 +30,22 @@ def get_ctx(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(request: Request, ctx: ContextDep) -> Iterator[Session]:
-    """Yield a session for the request; services commit explicitly, anything uncommitted is rolled back."""
+async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Session]:
+    """Yield a session for the request; services commit explicitly, anything uncommitted is rolled back.
+
+    A coroutine: opening a session does no I/O (it connects at its first statement), so only the closing,
+    which may talk to the database, goes through the threadpool.
+    """
     session = ctx.db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        await run_in_threadpool(_close, session)
+
+
+def _close(session: Session) -> None:
+    session.rollback()
+    session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -65,7 +75,7 @@ class Require:
     def __init__(self, *permissions: Permission) -> None:
         self.permissions = permissions
 
-    def __call__(self, actor: CurrentActor) -> Actor:
+    async def __call__(self, actor: CurrentActor) -> Actor:  # no I/O: no threadpool hop
         missing = [p.value for p in self.permissions if not actor.can(p)]
         if missing:
             raise PermissionDenied(f"Your role ({actor.role.value}) lacks {', '.join(missing)}.")

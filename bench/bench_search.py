@@ -702,7 +702,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--only", help="queries to run (default: all), by number: q1,q6")
     args = parser.parse_args()
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {name.split("_")[0] for name in QUERIES}
+        if unknown:
+            parser.error(f"unknown queries: {', '.join(sorted(unknown))}")
+        for name in [name for name in QUERIES if name.split("_")[0] not in wanted]:
+            del QUERIES[name]
     sys.path.insert(0, str(ROOT))
     print(f"# search bench: {args.cases:,} cases, {args.threads} client threads, page of {PAGE}")
     tables = []

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.audit import service as audit_service
 from api.auth.security import (
@@ -47,20 +47,34 @@ def actor_for_token(*, ctx: AppContext, token: str, kinds: frozenset[str] = BEAR
         return None
     now = utcnow()
     with ctx.db.session(write=False) as session:
-        row = session.exec(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
-            .where(ApiToken.token_hash == _token_hash(ctx, token))
-        ).first()
+        # Core columns, not ORM objects: every request runs this.
+        row = (
+            session.connection()
+            .execute(
+                sa.select(
+                    col(ApiToken.id),
+                    col(ApiToken.kind),
+                    col(ApiToken.revoked_at),
+                    col(ApiToken.expires_at),
+                    col(ApiToken.last_used_at),
+                    col(User.id).label("user_id"),
+                    col(User.username),
+                    col(User.role),
+                    col(User.disabled),
+                )
+                .join(User, col(User.id) == col(ApiToken.user_id))
+                .where(col(ApiToken.token_hash) == _token_hash(ctx, token))
+            )
+            .first()
+        )
     if row is None:
         return None
-    tok, user = row
-    if tok.kind not in kinds or tok.revoked_at is not None or tok.expires_at <= now or user.disabled:
+    if row.kind not in kinds or row.revoked_at is not None or row.expires_at <= now or row.disabled:
         return None
-    if tok.last_used_at is None or now - tok.last_used_at > LAST_USED_RESOLUTION:
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         with ctx.db.write_session() as session:
-            session.execute(sa.update(ApiToken).where(ApiToken.id == tok.id).values(last_used_at=now))  # type: ignore[arg-type]
-    return Actor.for_user(user.id, user.username, user.role, tok.id)
+            session.execute(sa.update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
+    return Actor.for_user(row.user_id, row.username, row.role, row.id)
 
 
 def _retry_after(

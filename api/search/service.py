@@ -109,7 +109,8 @@ def _count_capped(session: Session, matches: Any) -> int:
     LIMIT as a literal: a bound `LIMIT ?` made SQLite choose a date-index scan (perf-baselines.md, 3b).
     """
     capped = matches.limit(sa.literal_column(str(COUNT_CAP + 1))).subquery()
-    return int(session.execute(select(sa.func.count()).select_from(capped)).scalar_one())
+    # On the connection: a Core statement needs no ORM step.
+    return int(session.connection().execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
 
 
 def count_up_to(*, session: Session, actor: Actor, filters: SearchFilters) -> int:
@@ -212,7 +213,7 @@ def search_cases(
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
-            session.exec(select(sa.func.count()).select_from(Case).where(*conditions)).one()
+            session.connection().execute(sa.select(sa.func.count()).select_from(Case).where(*conditions)).scalar_one()
             if exact_total
             else COUNT_CAP
         )
