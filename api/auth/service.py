@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -48,7 +49,7 @@ def actor_for_token(*, ctx: AppContext, token: str, kinds: frozenset[str] = BEAR
     now = utcnow()
     with ctx.db.session(write=False) as session:
         # Core columns, not ORM objects: every request runs this.
-        row = (
+        row: Any = (
             session.connection()
             .execute(
                 sa.select(
