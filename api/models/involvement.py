@@ -34,11 +34,13 @@ class Involvement(Audited, table=True):
             sqlite_where=sa.text("retracted_at IS NULL"),
             postgresql_where=sa.text("retracted_at IS NULL"),
         ),
-        # A person's live victim involvements: statistics find the people who are victims in several cases.
+        # A person's live victim involvements with their status: statistics find the people who are victims in
+        # several cases, and their status in each, from the index alone.
         sa.Index(
             "ix_involvement_live_victim",
             "person_id",
             "case_id",
+            "victim_status",
             sqlite_where=sa.text("role = 'victim' AND retracted_at IS NULL"),
             postgresql_where=sa.text("role = 'victim' AND retracted_at IS NULL"),
         ),

@@ -11,7 +11,6 @@ import csv
 import io
 import math
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -213,7 +212,9 @@ def search_cases(
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
-            session.connection().execute(sa.select(sa.func.count()).select_from(Case).where(*conditions)).scalar_one()
+            session.connection()
+            .execute(sa.select(sa.func.count()).select_from(Case).where(*conditions))
+            .scalar_one()
             if exact_total
             else COUNT_CAP
         )
@@ -369,11 +370,12 @@ def _tally(
     # the case ids, so the lookups move forward through the index), and read person by person; a person
     # found in only one matching case needs no correction and is left out in SQL.
     sqlite = session.get_bind().dialect.name == "sqlite"
+    # The status only when grouping by it: the other columns are in the index of live victims, read alone.
     repeated = (
         sa.select(
             col(Involvement.case_id).label("case_id"),
             col(Involvement.person_id).label("person_id"),
-            col(Involvement.victim_status).label("status"),
+            *([col(Involvement.victim_status).label("status")] if by_status else []),
         )
         .select_from(Person)
         .join(Involvement, col(Involvement.person_id) == col(Person.id))
@@ -386,8 +388,7 @@ def _tally(
         keys, expand = [repeated.c.status], lambda status: (status,)
     labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
     matched = (
-        # The person's id as stored (no UUID object per row): it is only compared.
-        sa.select(*labelled, sa.type_coerce(repeated.c.person_id, sa.String).label("person_id"))
+        sa.select(*labelled, repeated.c.person_id)
         .select_from(repeated)
         .join(Case, col(Case.id) == repeated.c.case_id)
         .where(*conditions)
@@ -395,14 +396,18 @@ def _tally(
         .prefix_with("MATERIALIZED")
     )
     again = sa.select(matched.c.person_id).group_by(matched.c.person_id).having(sa.func.count() > 1)
+    # The person's id as text (no UUID object per row): it is only compared.
+    person_text = (
+        sa.type_coerce(matched.c.person_id, sa.String) if sqlite else sa.cast(matched.c.person_id, sa.Text)
+    )
     repeats = (
-        sa.select(*(matched.c[f"k{i}"] for i in range(n)), matched.c.person_id)
+        sa.select(*(matched.c[f"k{i}"] for i in range(n)), person_text)
         .where(matched.c.person_id.in_(again))
         .order_by(matched.c.person_id)
     )
     current: Any = None
     rows = 0
-    groups: Counter[Any] = Counter()
+    groups: dict[Any, int] = {}
 
     def settle() -> None:
         nonlocal total_people
@@ -419,7 +424,8 @@ def _tally(
             current, rows = person, 0
             groups.clear()
         rows += 1
-        groups.update(expand(key_of(row)))
+        for group in expand(key_of(row)):  # a dict, not a Counter: Counter.update type-checks every call
+            groups[group] = groups.get(group, 0) + 1
     if rows:
         settle()
     return _Tally(cases, people, total_cases, total_people)
