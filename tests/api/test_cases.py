@@ -83,6 +83,33 @@ class TestRecording:
         assert case["categories"] == ["A.LIB.ARREST"]
         assert case["primary_category"] == "A.LIB.ARREST"
 
+    def test_categories_list_the_primary_first_then_by_code_everywhere(
+        self, client: TestClient, documenter: Account
+    ) -> None:
+        case = create_case(
+            client,
+            documenter,
+            categories=["C.DIS.DISMISSAL", "A.LIB.PRETRIAL", "A.LIB.ARREST"],
+            primary_category="C.DIS.DISMISSAL",
+        )
+        assert case["categories"] == ["C.DIS.DISMISSAL", "A.LIB.ARREST", "A.LIB.PRETRIAL"]
+        changed = ok(
+            patch(
+                client,
+                documenter,
+                f"{API}/cases/{case['id']}",
+                '"v1"',
+                categories=["A.LIB.PRETRIAL", "C.DIS.DISMISSAL"],
+                primary_category="A.LIB.PRETRIAL",
+            )
+        )
+        expected = ["A.LIB.PRETRIAL", "C.DIS.DISMISSAL"]
+        assert changed["categories"] == expected
+        assert ok(client.get(f"{API}/cases/{case['id']}", headers=documenter.headers))["categories"] == expected
+        # The search page reads them from the case row, not from the category table: the same list.
+        page = ok(client.get(f"{API}/cases", params={"category": "C.DIS"}, headers=documenter.headers))
+        assert [hit["categories"] for hit in page["items"] if hit["id"] == case["id"]] == [expected]
+
 
 class TestBadInput:
     @pytest.mark.parametrize(
