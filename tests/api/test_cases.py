@@ -105,7 +105,9 @@ class TestRecording:
         )
         expected = ["A.LIB.PRETRIAL", "C.DIS.DISMISSAL"]
         assert changed["categories"] == expected
-        assert ok(client.get(f"{API}/cases/{case['id']}", headers=documenter.headers))["categories"] == expected
+        assert (
+            ok(client.get(f"{API}/cases/{case['id']}", headers=documenter.headers))["categories"] == expected
+        )
         # The search page reads them from the case row, not from the category table: the same list.
         page = ok(client.get(f"{API}/cases", params={"category": "C.DIS"}, headers=documenter.headers))
         assert [hit["categories"] for hit in page["items"] if hit["id"] == case["id"]] == [expected]
