@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
@@ -34,13 +34,16 @@ async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Sessio
     """Yield a session for the request; services commit explicitly, anything uncommitted is rolled back.
 
     A coroutine: opening a session does no I/O (it connects at its first statement), so only the closing,
-    which may talk to the database, goes through the threadpool.
+    which may talk to the database, runs in a worker thread: one outside the shared threadpool's limit (as
+    FastAPI closes its own), since requests holding every worker while they wait for a pooled connection would
+    otherwise wait for the very closings that return connections to the pool.
     """
     session = ctx.db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
     finally:
-        await run_in_threadpool(_close, session)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
 
 
 def _close(session: Session) -> None:

@@ -29,6 +29,7 @@ from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
 from api.problems import PayloadTooLarge, install_problem_handlers, problem_response
+from api.routing import SessionRoute
 from api.search.routes import router as stats_router
 from api.taxonomy.routes import router as taxonomy_router
 from api.taxonomy.routes import vocabularies_router
@@ -159,7 +160,7 @@ class SecurityHeadersAndAccessLog:
 
 
 def _health_router(ctx_getter: Callable[[], AppContext]) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(route_class=SessionRoute, tags=["health"])
 
     @router.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -222,7 +223,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.state.ctx = ctx
     install_problem_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(route_class=SessionRoute, prefix=API_PREFIX)
     for router in (
         auth_router,
         users_router,

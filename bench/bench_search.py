@@ -162,6 +162,9 @@ class Raw:
     def _day(self, value: Any) -> str | None:
         return None if value is None else (value.isoformat() if isinstance(value, date) else str(value))
 
+    def _categories(self, codes: str, primary: str | None) -> list[str]:
+        return sorted(set(codes.split()), key=lambda code: (code != primary, code))
+
     def _in(self, values: list[str]) -> str:
         return ", ".join("?" for _ in values)
 
@@ -175,7 +178,7 @@ class Raw:
             "c.id, c.reference, c.title, c.summary, c.narrative, c.occurred_from, c.occurred_to, c.date_precision, "
             "c.date_lo, c.date_hi, c.country, c.region, c.place, c.employer, c.sector, c.status, "
             "c.confidentiality, c.urgent, c.urgency_reason, c.language, c.primary_category, c.location_type, "
-            "c.violation_status, c.created_by, c.created_at, c.updated_by, c.updated_at, c.version"
+            "c.violation_status, c.created_by, c.created_at, c.updated_by, c.updated_at, c.version, c.category_codes"
         )
         # The same question as the app: count up to the cap, then say "more" (api.search.service.COUNT_CAP).
         # LIMIT as a literal: a bound LIMIT made SQLite pick a date scan (perf-baselines.md §3b).
@@ -220,16 +223,10 @@ class Raw:
         total = min(total, COUNT_CAP)
         more, rows = len(rows) > PAGE, rows[:PAGE]
         ids = [r[0] for r in rows]
-        cats: dict[Any, list[str]] = {i: [] for i in ids}
         tags: dict[Any, list[str]] = {i: [] for i in ids}
         if ids:
             marks = self._in(ids)
-            for case_id, code in self.fetch(
-                conn,
-                f"SELECT case_id, code FROM case_category WHERE case_id IN ({marks}) ORDER BY is_primary DESC, code",
-                ids,
-            ):
-                cats[case_id].append(code)
+            # Categories as the app lists them, from the row's category_codes: the primary first.
             for case_id, tag in self.fetch(
                 conn,
                 f"SELECT case_id, tag FROM case_tag WHERE case_id IN ({marks}) ORDER BY tag",
@@ -261,7 +258,7 @@ class Raw:
                     "urgency_reason": r[18],
                     "language": r[19],
                     "tags": tags[r[0]],
-                    "categories": cats[r[0]],
+                    "categories": self._categories(r[28], r[20]),
                     "primary_category": r[20],
                     "location_type": r[21],
                     "violation_status": r[22],

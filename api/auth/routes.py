@@ -10,9 +10,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.auth import service as auth_service
 from api.deps import ContextDep, CurrentActor, SessionDep
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from schemas.auth import MeRead, TokenRead
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=SessionRoute, prefix="/auth", tags=["auth"])
 
 
 def client_address(request: Request, trust_proxy: bool) -> str:

@@ -13,7 +13,7 @@ from api.cases import service as cases_service
 from api.deps import ContextDep, Require, SessionDep
 from api.history import service as history_service
 from api.problems import problem_responses
-from api.routing import IfMatch, with_etag
+from api.routing import IfMatch, SessionRoute, with_etag
 from api.search import service as search_service
 from api.search.filters import SearchFilters
 from schemas.base import Page
@@ -28,7 +28,7 @@ from schemas.case import (
 from schemas.history import RevisionRead
 from schemas.search import CaseHit, CaseListQuery
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(route_class=SessionRoute, prefix="/cases", tags=["cases"])
 
 CaseReader = Annotated[Actor, Depends(Require(Permission.CASE_READ))]
 CaseCreator = Annotated[Actor, Depends(Require(Permission.CASE_CREATE))]

@@ -396,10 +396,10 @@ def case_to_read(*, session: Session, case: Case, notices: list[CategoryNotice] 
 def categories_of(category_codes: str, primary: str | None) -> list[str]:
     """A case's category codes as the API lists them: the primary first, then the others in code order.
 
-    case_record.category_codes holds the codes of case_category, sorted (written with them, in one
-    transaction), so a page needs no query for them.
+    case_record.category_codes holds the codes of case_category (written with them, in one transaction), so a
+    page needs no query for them. Sorted here: a bulk rebuild writes the set in the database's order.
     """
-    codes = category_codes.split()
+    codes = sorted(set(category_codes.split()))
     if primary in codes:
         codes.remove(primary)
         codes.insert(0, primary)
@@ -414,7 +414,8 @@ def case_fields(
     ids = [c.id for c in cases]
     tags: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     if ids:
-        # A Core statement on the session's connection: two plain columns need no ORM step.
+        # A Core statement on the session's connection: two plain columns need no ORM step (nor autoflush:
+        # every writer commits its tags before reading the case back).
         for case_id, tag in session.connection().execute(
             sa.select(col(CaseTag.case_id), col(CaseTag.tag))
             .where(col(CaseTag.case_id).in_(ids))

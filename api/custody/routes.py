@@ -11,9 +11,10 @@ from api.auth.security import Actor
 from api.custody import service as custody_service
 from api.deps import ContextDep, Require
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from schemas.custody import ConsistencyProofRead, InclusionProofRead, PublicKeyRead, TreeHeadRead
 
-router = APIRouter(prefix="/custody", tags=["custody"])
+router = APIRouter(route_class=SessionRoute, prefix="/custody", tags=["custody"])
 
 CustodyReader = Annotated[Actor, Depends(Require(Permission.CUSTODY_READ))]
 TreeSize = Annotated[int, Query(ge=0, le=2**53 - 1)]

@@ -14,6 +14,7 @@ from api.deps import ContextDep, Require, SessionDep
 from api.evidence import service as evidence_service
 from api.evidence import upload as evidence_upload
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from schemas.custody import CustodyEventRead
 from schemas.evidence import (
     DerivativeCreate,
@@ -24,7 +25,7 @@ from schemas.evidence import (
     VerificationRead,
 )
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(route_class=SessionRoute, tags=["evidence"])
 
 Reader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.EVIDENCE_READ))]
 Uploader = Annotated[Actor, Depends(Require(Permission.EVIDENCE_UPLOAD))]

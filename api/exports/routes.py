@@ -17,6 +17,7 @@ from api.deps import ContextDep, CurrentActor, Require, SessionDep
 from api.exports import bundle, huridocs, ilo, ituc, research, sheet
 from api.exports import service as export_service
 from api.problems import PermissionDenied, file_responses, problem_responses
+from api.routing import SessionRoute
 from api.search.filters import SearchFilters, case_conditions
 from api.taxonomy import service as taxonomy_service
 from schemas.base import Schema
@@ -31,8 +32,8 @@ from schemas.export import (
 )
 from schemas.search import CaseFilterQuery
 
-router = APIRouter(prefix="/exports", tags=["exports"])
-case_router = APIRouter(prefix="/cases", tags=["exports"])
+router = APIRouter(route_class=SessionRoute, prefix="/exports", tags=["exports"])
+case_router = APIRouter(route_class=SessionRoute, prefix="/cases", tags=["exports"])
 
 IloExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ILO))]
 ItucExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_ITUC))]

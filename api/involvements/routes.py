@@ -13,11 +13,11 @@ from api.deps import ContextDep, Require, SessionDep
 from api.history import service as history_service
 from api.involvements import service as involvements_service
 from api.problems import problem_responses
-from api.routing import IfMatch, with_etag
+from api.routing import IfMatch, SessionRoute, with_etag
 from schemas.history import RevisionRead
 from schemas.involvement import InvolvementCreate, InvolvementRead, InvolvementUpdate, RetractionIn
 
-router = APIRouter(prefix="/cases/{case_id}/involvements", tags=["involvements"])
+router = APIRouter(route_class=SessionRoute, prefix="/cases/{case_id}/involvements", tags=["involvements"])
 
 Reader = Annotated[Actor, Depends(Require(Permission.CASE_READ))]
 Writer = Annotated[Actor, Depends(Require(Permission.INVOLVEMENT_WRITE))]

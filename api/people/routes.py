@@ -14,7 +14,7 @@ from api.deps import ContextDep, Require, SessionDep
 from api.history import service as history_service
 from api.people import service as people_service
 from api.problems import problem_responses
-from api.routing import IfMatch, with_etag
+from api.routing import IfMatch, SessionRoute, with_etag
 from schemas.base import Page, QueryText, Schema
 from schemas.history import RevisionRead
 from schemas.involvement import RetractionIn
@@ -30,8 +30,8 @@ from schemas.person import (
     PersonUpdate,
 )
 
-router = APIRouter(prefix="/people", tags=["people"])
-organisations_router = APIRouter(prefix="/organisations", tags=["organisations"])
+router = APIRouter(route_class=SessionRoute, prefix="/people", tags=["people"])
+organisations_router = APIRouter(route_class=SessionRoute, prefix="/organisations", tags=["organisations"])
 
 Reader = Annotated[Actor, Depends(Require(Permission.PERSON_READ))]
 Writer = Annotated[Actor, Depends(Require(Permission.PERSON_WRITE))]

@@ -11,11 +11,12 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import Require, SessionDep
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from api.search import service as search_service
 from api.search.filters import SearchFilters
 from schemas.search import StatsQuery, StatsRead
 
-router = APIRouter(prefix="/stats", tags=["statistics"])
+router = APIRouter(route_class=SessionRoute, prefix="/stats", tags=["statistics"])
 
 StatsReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.STATS_READ))]
 

@@ -11,12 +11,13 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import Require, SessionDep
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from api.taxonomy import service as taxonomy_service
 from schemas.base import QueryText, Schema
 from schemas.taxonomy_api import LocalNodeCreate, TaxonomyNodeDetail, TaxonomyNodeRead, VocabularyRead
 
-router = APIRouter(prefix="/taxonomy", tags=["taxonomy"])
-vocabularies_router = APIRouter(prefix="/vocabularies", tags=["taxonomy"])
+router = APIRouter(route_class=SessionRoute, prefix="/taxonomy", tags=["taxonomy"])
+vocabularies_router = APIRouter(route_class=SessionRoute, prefix="/vocabularies", tags=["taxonomy"])
 
 Reader = Annotated[Actor, Depends(Require(Permission.TAXONOMY_READ))]
 Manager = Annotated[Actor, Depends(Require(Permission.TAXONOMY_MANAGE))]

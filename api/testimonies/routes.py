@@ -12,13 +12,13 @@ from api.auth.security import Actor
 from api.deps import ContextDep, Require, SessionDep
 from api.history import service as history_service
 from api.problems import problem_responses
-from api.routing import IfMatch, with_etag
+from api.routing import IfMatch, SessionRoute, with_etag
 from api.testimonies import service as testimonies_service
 from schemas.history import RevisionRead
 from schemas.involvement import RetractionIn
 from schemas.testimony import TestimonyCreate, TestimonyRead, TestimonyUpdate
 
-router = APIRouter(prefix="/cases/{case_id}/testimonies", tags=["testimonies"])
+router = APIRouter(route_class=SessionRoute, prefix="/cases/{case_id}/testimonies", tags=["testimonies"])
 
 Reader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.TESTIMONY_READ))]
 Writer = Annotated[Actor, Depends(Require(Permission.TESTIMONY_WRITE))]

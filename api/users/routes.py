@@ -12,9 +12,10 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import Require, SessionDep
 from api.problems import problem_responses
+from api.routing import SessionRoute
 from schemas.auth import UserCreate, UserCreated, UserRead, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(route_class=SessionRoute, prefix="/users", tags=["users"])
 
 Admin = Annotated[Actor, Depends(Require(Permission.USER_MANAGE))]
 

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 
 from api.problems import ProblemError
+from api.routing import SessionRoute
 from api.web.i18n import N_
 from api.web.session import LoginRequired
 from api.web.templating import render
@@ -76,7 +76,7 @@ def error_page(request: Request, status: int, *, retry_after: int | None = None)
     return response
 
 
-class WebRoute(APIRoute):
+class WebRoute(SessionRoute):
     """A page route: problems become error pages and a missing session a redirect to sign in."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

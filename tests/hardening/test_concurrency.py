@@ -99,3 +99,35 @@ def test_two_processes_and_eight_clients_lose_no_edit_and_count_exactly(
         # unique and gapless across processes
         assert numbers == list(range(1, 2 + CLIENTS * CASES_PER_CLIENT))
     print(f"412 conflicts answered and retried: {sum(conflicts.values())}")
+
+
+READERS = 120  # more clients at once than the server has worker threads (40) and pooled connections
+
+
+def test_more_readers_at_once_than_threads_and_connections_are_all_answered(
+    database_url: str, data_dir: Path, accounts: dict[str, Account]
+) -> None:
+    """Every request gets its answer, even with the threadpool and the connection pool both exhausted.
+
+    A request returns its connection when its session closes. If the closing waited for a worker thread, the
+    threads could all be held by requests waiting for a connection: nothing would move until the pool's
+    timeout, and then every waiting request would fail.
+    """
+    researcher = accounts["researcher"]
+    with running(server_env(database_url, data_dir), "--no-migrate") as server:
+        statuses: Counter[int] = Counter()
+        start = threading.Barrier(READERS)
+
+        def reader() -> None:
+            with httpx.Client(timeout=120, headers=researcher.headers) as http:
+                start.wait()
+                for _ in range(3):
+                    response = http.get(f"{server.base}{API}/cases", params={"q": "strike"})
+                    statuses[response.status_code] += 1
+
+        threads = [threading.Thread(target=reader) for _ in range(READERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert statuses == Counter({200: 3 * READERS})
