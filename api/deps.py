@@ -33,17 +33,21 @@ ContextDep = Annotated[AppContext, Depends(get_ctx)]
 async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Session]:
     """Yield a session for the request; services commit explicitly, anything uncommitted is rolled back.
 
-    A coroutine: opening a session does no I/O (it connects at its first statement), so only the closing,
-    which may talk to the database, runs in a worker thread: one outside the shared threadpool's limit (as
-    FastAPI closes its own), since requests holding every worker while they wait for a pooled connection would
-    otherwise wait for the very closings that return connections to the pool.
+    A coroutine: opening a session does no I/O (it connects at its first statement). A plain endpoint's route
+    (api.routing.SessionRoute) has already closed it, so closing again does no I/O either. A session still in
+    a transaction is rolled back in a worker thread outside the shared threadpool's limit (as FastAPI closes
+    its own): requests holding every worker while they wait for a pooled connection would otherwise wait for
+    the very closings that return connections to the pool.
     """
     session = ctx.db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
+        else:
+            session.close()
 
 
 def _close(session: Session) -> None:
