@@ -31,7 +31,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -326,60 +325,33 @@ class Raw:
         )
 
     def q6_stats_category(self) -> dict[str, Any]:
-        # The app's method in hand-written SQL: one grouped pass over the cases' facet columns, then the
-        # rows of people who are victims in more than one case, to take their repeats off.
+        # The app's method in hand-written SQL: one grouped pass over the cases' facet columns, with their
+        # victims' person ids concatenated; distinct ids per group (rolled up the tree) are the people.
         conn = self.connect()
         if self.pg:
             conn.execute("SET jit = off")  # as the app's statistics (per transaction there)
         where = "c.retracted_at IS NULL AND c.confidentiality <> 'restricted' AND c.country = ? AND c.date_hi >= ?"
-        params = ["BY", "2021-01-01"]
+        joined = "string_agg(c.victim_ids, ' ')" if self.pg else "group_concat(c.victim_ids, ' ')"
         cases: dict[str, int] = {}
-        people: dict[str, int] = {}
-        total_cases = total_people = 0
-        for codes, n, victims in self.fetch(
+        people: dict[str, set[str]] = {}
+        everyone: set[str] = set()
+        total_cases = 0
+        for codes, n, ids in self.fetch(
             conn,
-            f"SELECT c.category_codes, count(*), sum(c.victim_people) FROM case_record c WHERE {where} "
-            "GROUP BY c.category_codes",
-            params,
+            f"SELECT c.category_codes, count(*), {joined} FROM case_record c WHERE {where} GROUP BY c.category_codes",
+            ["BY", "2021-01-01"],
         ):
+            found = (ids or "").split()
             total_cases += n
-            total_people += victims or 0
+            everyone.update(found)
             for code in self.rolled_up(codes):
                 cases[code] = cases.get(code, 0) + n
-                people[code] = people.get(code, 0) + (victims or 0)
-        # People found in more than one matching case, person by person (the app's method: on SQLite the
-        # lookups go in case-id order; a person in one matching case only is left out in SQL).
-        ordered = "" if self.pg else " ORDER BY i.case_id"
-        rows = self.fetch(
-            conn,
-            "WITH r AS MATERIALIZED (SELECT i.case_id, i.person_id FROM person p JOIN involvement i "
-            "ON i.person_id = p.id WHERE p.victim_cases > 1 AND i.role = 'victim' AND i.retracted_at IS NULL"
-            f"{ordered}), m AS MATERIALIZED (SELECT c.category_codes AS k, r.person_id FROM r "
-            f"JOIN case_record c ON c.id = r.case_id WHERE {where}) "
-            "SELECT k, person_id FROM m WHERE person_id IN "
-            "(SELECT person_id FROM m GROUP BY person_id HAVING count(*) > 1) ORDER BY person_id",
-            params,
-        )
-        current: Any = None
-        groups_of: Counter[str] = Counter()
-        n_rows = 0
-        for codes, person in [*rows, (None, None)]:
-            if person != current:
-                if n_rows:
-                    total_people -= n_rows - 1
-                    for code, times in groups_of.items():
-                        if times > 1:
-                            people[code] -= times - 1
-                current, n_rows = person, 0
-                groups_of.clear()
-            if person is not None:
-                n_rows += 1
-                groups_of.update(self.rolled_up(codes))
+                people.setdefault(code, set()).update(found)
         groups = [
-            {"key": key, "label": self.labels.get(key), "cases": n, "people": people.get(key, 0)}
+            {"key": key, "label": self.labels.get(key), "cases": n, "people": len(people.get(key, ()))}
             for key, n in sorted(cases.items())
         ]
-        return {"groups": groups, "total_cases": total_cases, "total_people": total_people}
+        return {"groups": groups, "total_cases": total_cases, "total_people": len(everyone)}
 
     def rolled_up(self, codes: str) -> frozenset[str]:
         found = self.expanded.get(codes)

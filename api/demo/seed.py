@@ -62,6 +62,7 @@ from api.search.index import (
     rebuild_person_facets,
     status_signature,
     testimony_row,
+    victim_id_list,
 )
 from api.taxonomy import service as taxonomy_service
 from api.testimonies.service import _FIELDS as TESTIMONY_FIELDS
@@ -420,6 +421,7 @@ class Generator:
             "victim_mask": 0,
             "victim_people": 0,
             "victim_statuses": "",
+            "victim_ids": "",
         }
         case |= case_folds(SimpleNamespace(**case))
         codes = [leaf]
@@ -447,16 +449,19 @@ class Generator:
 
         # People: victims with what happened to them, the perpetrator, sources of testimonies.
         victims: list[uuid.UUID] = []
+        statuses: dict[uuid.UUID, str] = {}
         for _ in range(self.victims.pick(rng)):
             status = self._victim_status(leaf, occurred_from.year)
             person = self._person(batch, language=language, user=user, at=created_at, status=status)
             if person in victims:
                 continue
             victims.append(person)
+            statuses[person] = status
             detention = None
             if VictimStatus(status) in HELD_STATUSES:
                 detention = _DETENTION_ADMIN if leaf == "A.LIB.ADMIN" else rng.choice(_DETENTION_POLITICAL)
             self._involvement(batch, case, person_id=person, victim_status=status, detention_type=detention)
+        case["victim_ids"] = victim_id_list((statuses[p], p) for p in victims)
         if area == "B" or not victims:
             self._involvement(batch, case, organisation_id=rng.choice(ctx.unions))
         if rng.random() < 0.85:

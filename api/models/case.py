@@ -45,7 +45,8 @@ class Case(Audited, table=True):
         # Each holds every column a filter, the visibility rule or a statistics group reads, led by the
         # country and date, or by the id. PostgreSQL keeps long texts apart (TOAST), so its rows are read
         # directly, and a B-tree entry there may not exceed 2,704 bytes, which these could.
-        sa.Index("ix_case_record_facets", "country", "date_lo", *FACET_COLUMNS, "id").ddl_if(
+        # Statistics scan this one, so it alone also carries the victims' person ids.
+        sa.Index("ix_case_record_facets", "country", "date_lo", *FACET_COLUMNS, "victim_ids", "id").ddl_if(
             dialect="sqlite"
         ),
         sa.Index("ix_case_record_id_facets", "id", "country", "date_lo", *FACET_COLUMNS).ddl_if(
@@ -103,6 +104,12 @@ class Case(Audited, table=True):
     # Each victim status among the live victims, with how many of them are people ("detained=2 released=0";
     # "-" for a victim without a status): statistics by victim status read it instead of the involvements.
     victim_statuses: str = Field(
+        default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
+    )
+    # The person id (32 hex digits) of each of those people, space-separated, one per involvement, in the
+    # order of victim_statuses (by status, then id): statistics count distinct people per group from it in
+    # the same pass that counts the cases, with no join to the involvements.
+    victim_ids: str = Field(
         default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
     )
 

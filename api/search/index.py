@@ -15,8 +15,8 @@ Facets: each case row also carries what the filters and statistics would otherwi
 that a search reads one row per case instead of joining on UUID keys at a million cases:
 `region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python) and
 `category_codes` (its codes, sorted), written with the case; `victims`, `victim_mask`, `victim_people` and
-`victim_statuses` (its unretracted victim involvements, one bit per victim status among them, how many of them
-are people, and how many people per status),
+`victim_statuses` and `victim_ids` (its unretracted victim involvements, one bit per victim status among them,
+how many of them are people, how many people per status, and those people's ids),
 with each person's `victim_cases`, refreshed by every write of an involvement, in the same transaction, under
 a lock on the case and person rows so that two concurrent writers cannot lose each other's change.
 """
@@ -103,6 +103,7 @@ def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID
             victim_mask=status_bits(status for status, _ in rows if status),
             victim_people=sum(1 for _, person in rows if person is not None),
             victim_statuses=status_signature((status, person is not None) for status, person in rows),
+            victim_ids=victim_id_list(rows),
         )
     )
     if person_id is not None:
@@ -130,6 +131,23 @@ def status_signature(victims: Iterable[tuple[str | None, int]], signature: str =
         key = status or NO_STATUS
         people[key] = people.get(key, 0) + int(n)
     return " ".join(f"{key}={people[key]}" for key in sorted(people))
+
+
+def person_hex(person: Any) -> str:
+    """A person id as case_record.victim_ids spells it: 32 lowercase hex digits (a UUID, or as a driver gives it)."""
+    return person.hex if isinstance(person, uuid.UUID) else str(person).replace("-", "").lower()
+
+
+def victim_id_list(victims: Iterable[tuple[str | None, Any]]) -> str:
+    """case_record.victim_ids from the live victims' (status, person id or None): the people's ids, one per
+    involvement, in the order of victim_statuses (by status, "-" first for none, as status_signature sorts
+    them), then by id. Statistics by status read the ids of a status from their place in that order."""
+    return " ".join(
+        hex_id
+        for _, hex_id in sorted(
+            (status or NO_STATUS, person_hex(person)) for status, person in victims if person is not None
+        )
+    )
 
 
 def read_status_signature(signature: str) -> list[tuple[str | None, int]]:
@@ -281,7 +299,7 @@ def rebuild_facets(connection: sa.Connection) -> None:
     )
     connection.execute(
         sa.update(Case).values(
-            victims=0, victim_mask=0, victim_people=0, category_codes="", victim_statuses=""
+            victims=0, victim_mask=0, victim_people=0, category_codes="", victim_statuses="", victim_ids=""
         )
     )
     connection.execute(
@@ -328,32 +346,34 @@ def _rebuild_signatures(connection: sa.Connection) -> None:
 
 
 def _rebuild_status_signatures(connection: sa.Connection) -> None:
-    """Write each case's victim_statuses from its live victims: one grouped pass, then one update per batch."""
-    grouped = (
-        sa.select(
-            col(Involvement.case_id),
-            col(Involvement.victim_status),
-            sa.func.count(col(Involvement.person_id)),
-        )
+    """Write each case's victim_statuses and victim_ids from its live victims: one pass over them in case
+    order, then one update per batch."""
+    victims = (
+        sa.select(col(Involvement.case_id), col(Involvement.victim_status), col(Involvement.person_id))
         .where(*LIVE_VICTIMS)
-        .group_by(col(Involvement.case_id), col(Involvement.victim_status))
         .order_by(col(Involvement.case_id))
     )
-    signatures: list[dict[str, Any]] = []
+    facets: list[dict[str, Any]] = []
     current: Any = None
-    victims: list[tuple[str | None, int]] = []
-    for case_id, status, people in [*connection.execute(grouped).all(), (None, None, 0)]:
+    rows: list[tuple[str | None, Any]] = []
+    for case_id, status, person in [*connection.execute(victims).all(), (None, None, None)]:
         if case_id != current:
             if current is not None:
-                signatures.append({"key": current, "signature": status_signature(victims)})
-            current, victims = case_id, []
-        victims.append((status, people))
+                facets.append(
+                    {
+                        "key": current,
+                        "signature": status_signature((s, p is not None) for s, p in rows),
+                        "ids": victim_id_list(rows),
+                    }
+                )
+            current, rows = case_id, []
+        rows.append((status, person))
     update = (
         sa.update(Case)
         .where(col(Case.id) == sa.bindparam("key"))
-        .values(victim_statuses=sa.bindparam("signature"))
+        .values(victim_statuses=sa.bindparam("signature"), victim_ids=sa.bindparam("ids"))
     )
-    for batch in _batches(iter(signatures)):
+    for batch in _batches(iter(facets)):
         connection.execute(update, batch)
 
 

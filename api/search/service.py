@@ -23,7 +23,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.exports.cells import spreadsheet_safe
-from api.models import Case, Involvement, Person, Testimony
+from api.models import Case, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search import index as search_index
@@ -310,17 +310,12 @@ def _snippets(
 
 # ---- statistics -------------------------------------------------------------------------------------------
 #
-# Counted from the cases' facet columns in one pass over the matching cases: per group, the number of cases
-# and the sum of their victims who are people (case_record.victim_people). That sum counts a person once per
-# case, so it is exact except for people who are victims in more than one case (person.victim_cases > 1, a
-# small share): their rows in the matching cases are read once more and the repeats taken off. Categories
-# are grouped by each case's set of codes (case_record.category_codes) and rolled up the tree in Python, so a
-# case filed twice under one branch is counted once there.
-
-
-def _live_victims() -> list[sa.ColumnElement[bool]]:
-    """Unretracted involvements of a person as a victim (joined to the matching cases)."""
-    return [*search_index.LIVE_VICTIMS, col(Involvement.person_id).is_not(None)]
+# Counted from the cases' facet columns in one pass over the matching cases, grouped in SQL: per group, the
+# number of cases and their victims' person ids (case_record.victim_ids, concatenated), whose distinct values
+# are the people; one case can have fifty victims, and one person can be a victim in several cases. The ids
+# are counted in Python as sets: per group, and once over all groups for the total. Categories are grouped by
+# each case's set of codes (case_record.category_codes) and rolled up the tree in Python, so a case filed
+# twice under one branch is counted once there, and so is a person.
 
 
 @dataclass
@@ -342,93 +337,58 @@ def _tally(
     """Cases and distinct victims per group; `expand` maps a row's key to the groups it counts in.
 
     `by_status`: the groups are victim statuses, read from each case's victim_statuses (the one key), and a
-    person's row counts in the status of their own involvement.
+    person counts in the status of their own involvement.
     """
     n = len(keys)
 
     def key_of(row: Any) -> Any:
         return tuple(row[:n]) if n > 1 else (row[0] if n else None)
 
+    ids = col(Case.victim_ids)
+    joined = (
+        sa.func.string_agg(ids, sa.literal_column("' '"))
+        if session.get_bind().dialect.name == "postgresql"
+        else sa.func.group_concat(ids, " ")
+    )
+    grouped = sa.select(*keys, sa.func.count(), joined).select_from(Case).where(*conditions).group_by(*keys)
     cases: dict[Any, int] = {}
-    people: dict[Any, int] = {}
-    total_cases = total_people = 0
-    summed = sa.select(*keys, sa.func.count(), sa.func.sum(col(Case.victim_people))).select_from(Case)
-    for row in session.connection().execute(summed.where(*conditions).group_by(*keys)):
-        n_cases, n_people = int(row[n]), int(row[n + 1] or 0)
+    people: dict[Any, set[str]] = {}
+    everyone: set[str] = set()
+    total_cases = 0
+    for row in session.connection().execute(grouped):
+        n_cases, found = int(row[n]), (row[n + 1] or "").split()
         total_cases += n_cases
-        total_people += n_people
-        shares = (
-            ((status, n_cases * each) for status, each in search_index.read_status_signature(row[0]))
-            if by_status
-            else ((group, n_people) for group in expand(key_of(row)))
-        )
-        for group, group_people in shares:
+        everyone.update(found)
+        if by_status:
+            _by_status(row[0], n_cases, found, cases, people)
+            continue
+        for group in expand(key_of(row)):
             cases[group] = cases.get(group, 0) + n_cases
-            people[group] = people.get(group, 0) + group_people
-    # People in more than one case: each of their rows beyond the first in a group was counted again. Their
-    # rows are found from the people first (a small share), matched to the cases (on SQLite in the order of
-    # the case ids, so the lookups move forward through the index), and read person by person; a person
-    # found in only one matching case needs no correction and is left out in SQL.
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    # The status only when grouping by it: the other columns are in the index of live victims, read alone.
-    repeated = (
-        sa.select(
-            col(Involvement.case_id).label("case_id"),
-            col(Involvement.person_id).label("person_id"),
-            *([col(Involvement.victim_status).label("status")] if by_status else []),
+            people.setdefault(group, set()).update(found)
+    return _Tally(cases, {group: len(ids) for group, ids in people.items()}, total_cases, len(everyone))
+
+
+def _by_status(
+    signature: str, n_cases: int, found: list[str], cases: dict[Any, int], people: dict[Any, set[str]]
+) -> None:
+    """Count `n_cases` cases of one victim_statuses value in each of its statuses, and their people there.
+
+    Each case's ids follow the order of its signature, so with `width` people per case the ids at place j of
+    every case (found[j::width]) share the status at place j.
+    """
+    layout = search_index.read_status_signature(signature)
+    width = sum(count for _, count in layout)
+    if len(found) != width * n_cases:
+        raise RuntimeError(
+            f"victim_ids disagree with victim_statuses {signature!r}: rebuild the search index"
         )
-        .select_from(Person)
-        .join(Involvement, col(Involvement.person_id) == col(Person.id))
-        .where(col(Person.victim_cases) > 1, *_live_victims())
-        .order_by(col(Involvement.case_id) if sqlite else None)
-        .cte("repeated")
-        .prefix_with("MATERIALIZED")
-    )
-    if by_status:  # the person's own status in that case
-        keys, expand = [repeated.c.status], lambda status: (status,)
-    labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
-    matched = (
-        sa.select(*labelled, repeated.c.person_id)
-        .select_from(repeated)
-        .join(Case, col(Case.id) == repeated.c.case_id)
-        .where(*conditions)
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
-    )
-    again = sa.select(matched.c.person_id).group_by(matched.c.person_id).having(sa.func.count() > 1)
-    # The person's id as text (no UUID object per row): it is only compared.
-    person_text = (
-        sa.type_coerce(matched.c.person_id, sa.String) if sqlite else sa.cast(matched.c.person_id, sa.Text)
-    )
-    repeats = (
-        sa.select(*(matched.c[f"k{i}"] for i in range(n)), person_text)
-        .where(matched.c.person_id.in_(again))
-        .order_by(matched.c.person_id)
-    )
-    current: Any = None
-    rows = 0
-    groups: dict[Any, int] = {}
-
-    def settle() -> None:
-        nonlocal total_people
-        total_people -= rows - 1
-        for group, times in groups.items():
-            if times > 1:
-                people[group] -= times - 1
-
-    for row in session.connection().execute(repeats).all():
-        person = row[n]
-        if person != current:
-            if rows:
-                settle()
-            current, rows = person, 0
-            groups.clear()
-        rows += 1
-        for group in expand(key_of(row)):  # a dict, not a Counter: Counter.update type-checks every call
-            groups[group] = groups.get(group, 0) + 1
-    if rows:
-        settle()
-    return _Tally(cases, people, total_cases, total_people)
+    place = 0
+    for status, count in layout:
+        cases[status] = cases.get(status, 0) + n_cases
+        bucket = people.setdefault(status, set())
+        for j in range(place, place + count):
+            bucket.update(found[j::width])
+        place += count
 
 
 def _label(labels: dict[str, Any], fallback: str) -> str:

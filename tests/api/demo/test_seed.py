@@ -68,7 +68,7 @@ def test_the_search_index_written_with_the_cases_is_the_one_a_rebuild_makes(
     )
     facets = (
         "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, victim_statuses, "
-        "category_codes"
+        "category_codes, victim_ids"
     )
     queries = [
         f"SELECT {text} FROM case_text ORDER BY source_id",  # noqa: S608

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -83,6 +84,7 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
     from api import migrate
 
     shared = create_person(client, documenter, pseudonym="Shared")["id"]
+    released = create_person(client, documenter, pseudonym="Released")["id"]
     for n, (region, statuses) in enumerate(
         [("Мінская вобласць", ["detained", "released"]), ("Ёлкі", ["sentenced"]), (None, [])]
     ):
@@ -95,11 +97,11 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
             categories=["A.LIB.ADMIN", "C.DIS.DISMISSAL"] if n == 0 else ["A.LIB"],
         )["id"]
         for status in statuses:
-            person = shared if status != "released" else create_person(client, documenter)["id"]
+            person = shared if status != "released" else released
             involve(client, documenter, cid, person_id=person, role="victim", victim_status=status)
     columns = (
         "region_fold, place_fold, employer_fold, sector_fold, victims, victim_mask, victim_people, victim_statuses, "
-        "category_codes"
+        "category_codes, victim_ids"
     )
     db = client.app.state.ctx.db  # type: ignore[attr-defined]
 
@@ -120,7 +122,8 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
         2,
         "detained=1 released=1",
         "A.LIB.ADMIN C.DIS.DISMISSAL",
-    )  # detained (bit 0) and released (bit 4), one person each
+        f"{uuid.UUID(shared).hex} {uuid.UUID(released).hex}",
+    )  # detained (bit 0) and released (bit 4), one person each; their ids in the order of the statuses
     assert kept[1][1:4] == ("елкі", None, "гродна азот")
     assert ("Shared", 2) in kept
     db.dispose()
