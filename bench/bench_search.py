@@ -325,33 +325,40 @@ class Raw:
         )
 
     def q6_stats_category(self) -> dict[str, Any]:
-        # The app's method in hand-written SQL: one grouped pass over the cases' facet columns, with their
-        # victims' person ids concatenated; distinct ids per group (rolled up the tree) are the people.
+        # The app's method in hand-written SQL: one grouped pass over the cases' facet columns adds up the cases
+        # and their people, with the lists of people in several cases concatenated; their repeats come off.
         conn = self.connect()
         if self.pg:
             conn.execute("SET jit = off")  # as the app's statistics (per transaction there)
         where = "c.retracted_at IS NULL AND c.confidentiality <> 'restricted' AND c.country = ? AND c.date_hi >= ?"
         joined = "string_agg(c.victim_ids, ' ')" if self.pg else "group_concat(c.victim_ids, ' ')"
         cases: dict[str, int] = {}
-        people: dict[str, set[str]] = {}
-        everyone: set[str] = set()
-        total_cases = 0
-        for codes, n, ids in self.fetch(
+        people: dict[str, int] = {}
+        listed: dict[str, list[str]] = {}
+        everywhere: list[str] = []
+        total_cases = total_people = 0
+        for codes, n, victims, lists in self.fetch(
             conn,
-            f"SELECT c.category_codes, count(*), {joined} FROM case_record c WHERE {where} GROUP BY c.category_codes",
+            f"SELECT c.category_codes, count(*), sum(c.victim_people), {joined} FROM case_record c "
+            f"WHERE {where} GROUP BY c.category_codes",
             ["BY", "2021-01-01"],
         ):
-            found = (ids or "").split()
+            ids = [token[:32] for token in (lists or "").split()]
             total_cases += n
-            everyone.update(found)
+            total_people += victims or 0
+            everywhere.extend(ids)
             for code in self.rolled_up(codes):
                 cases[code] = cases.get(code, 0) + n
-                people.setdefault(code, set()).update(found)
+                people[code] = people.get(code, 0) + (victims or 0)
+                listed.setdefault(code, []).extend(ids)
+        for code, ids in listed.items():
+            people[code] -= len(ids) - len(set(ids))
+        total_people -= len(everywhere) - len(set(everywhere))
         groups = [
-            {"key": key, "label": self.labels.get(key), "cases": n, "people": len(people.get(key, ()))}
+            {"key": key, "label": self.labels.get(key), "cases": n, "people": people.get(key, 0)}
             for key, n in sorted(cases.items())
         ]
-        return {"groups": groups, "total_cases": total_cases, "total_people": len(everyone)}
+        return {"groups": groups, "total_cases": total_cases, "total_people": total_people}
 
     def rolled_up(self, codes: str) -> frozenset[str]:
         found = self.expanded.get(codes)

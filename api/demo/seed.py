@@ -60,9 +60,9 @@ from api.search.index import (
     case_row,
     category_signature,
     rebuild_person_facets,
+    rebuild_victim_ids,
     status_signature,
     testimony_row,
-    victim_id_list,
 )
 from api.taxonomy import service as taxonomy_service
 from api.testimonies.service import _FIELDS as TESTIMONY_FIELDS
@@ -358,7 +358,8 @@ class Generator:
         }
         row.update(values)
         batch.add("involvement", row)
-        # The case's search facets, as api.search.index.refresh_victims keeps them.
+        # The case's search facets, as api.search.index.refresh_victims keeps them; victim_ids (who is a victim
+        # in other cases too) once every batch is in (_finish_index).
         if row["role"] == "victim":
             case["victims"] += 1
             case["victim_people"] += int(row["person_id"] is not None)
@@ -449,19 +450,16 @@ class Generator:
 
         # People: victims with what happened to them, the perpetrator, sources of testimonies.
         victims: list[uuid.UUID] = []
-        statuses: dict[uuid.UUID, str] = {}
         for _ in range(self.victims.pick(rng)):
             status = self._victim_status(leaf, occurred_from.year)
             person = self._person(batch, language=language, user=user, at=created_at, status=status)
             if person in victims:
                 continue
             victims.append(person)
-            statuses[person] = status
             detention = None
             if VictimStatus(status) in HELD_STATUSES:
                 detention = _DETENTION_ADMIN if leaf == "A.LIB.ADMIN" else rng.choice(_DETENTION_POLITICAL)
             self._involvement(batch, case, person_id=person, victim_status=status, detention_type=detention)
-        case["victim_ids"] = victim_id_list((statuses[p], p) for p in victims)
         if area == "B" or not victims:
             self._involvement(batch, case, organisation_id=rng.choice(ctx.unions))
         if rng.random() < 0.85:
@@ -714,9 +712,11 @@ def _bulk_settings(conn: sa.Connection) -> Iterator[None]:
 
 
 def _finish_index(db: Database) -> str:
-    """After the load: the people's victim counts (people named again in later batches), FTS5's merge."""
+    """After the load: the people's victim counts and the cases' lists of people in several (people named again
+    in later batches), FTS5's merge."""
     with db.write_engine.begin() as conn:
         rebuild_person_facets(conn)
+        rebuild_victim_ids(conn)
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("INSERT INTO case_fts(case_fts) VALUES ('optimize')")
     return "search index written with the cases"

@@ -45,7 +45,7 @@ class Case(Audited, table=True):
         # Each holds every column a filter, the visibility rule or a statistics group reads, led by the
         # country and date, or by the id. PostgreSQL keeps long texts apart (TOAST), so its rows are read
         # directly, and a B-tree entry there may not exceed 2,704 bytes, which these could.
-        # Statistics scan this one, so it alone also carries the victims' person ids.
+        # Statistics scan this one, so it alone also carries the lists of people in several cases.
         sa.Index("ix_case_record_facets", "country", "date_lo", *FACET_COLUMNS, "victim_ids", "id").ddl_if(
             dialect="sqlite"
         ),
@@ -106,9 +106,9 @@ class Case(Audited, table=True):
     victim_statuses: str = Field(
         default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
     )
-    # The person id (32 hex digits) of each of those people, space-separated, one per involvement, in the
-    # order of victim_statuses (by status, then id): statistics count distinct people per group from it in
-    # the same pass that counts the cases, with no join to the involvements.
+    # Those of its victims who are victims in more than one involvement (person.victim_cases > 1), each
+    # "<person id>:<status>" (32 hex digits; "-" for no status), sorted, space-separated: statistics take the
+    # repeats of a person off the victim_people sums in the same pass, with no join to the involvements.
     victim_ids: str = Field(
         default="", sa_type=sa.Text, nullable=False, sa_column_kwargs={"server_default": ""}
     )

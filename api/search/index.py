@@ -15,8 +15,9 @@ Facets: each case row also carries what the filters and statistics would otherwi
 that a search reads one row per case instead of joining on UUID keys at a million cases:
 `region_fold`, `place_fold`, `employer_fold`, `sector_fold` (the fields case-folded in Python) and
 `category_codes` (its codes, sorted), written with the case; `victims`, `victim_mask`, `victim_people` and
-`victim_statuses` and `victim_ids` (its unretracted victim involvements, one bit per victim status among them,
-how many of them are people, how many people per status, and those people's ids),
+`victim_statuses` (its unretracted victim involvements, one bit per victim status among them, how many of them
+are people, and how many people per status) and `victim_ids` (those of its victims who are victims in other
+involvements too: the statistics take their repeats off),
 with each person's `victim_cases`, refreshed by every write of an involvement, in the same transaction, under
 a lock on the case and person rows so that two concurrent writers cannot lose each other's change.
 """
@@ -81,42 +82,66 @@ def case_folds(values: Any) -> dict[str, str | None]:
 
 
 def refresh_victims(executor: Executor, case_id: uuid.UUID, person_id: uuid.UUID | None = None) -> None:
-    """Recount a case's live victims and their statuses after an involvement was written (same transaction);
-    with `person_id`, that person's live victim involvements too.
+    """Recount a case's live victims after an involvement was written (same transaction); with `person_id`,
+    that person's live victim involvements (person.victim_cases) too.
 
-    The rows are locked first (PostgreSQL; SQLite serialises writers), so each recount, a later statement,
-    sees every involvement committed by a writer that held the lock before. FOR NO KEY UPDATE, because the
-    involvement's foreign keys already hold KEY SHARE locks on both rows: two writers upgrading those to
-    FOR UPDATE would deadlock.
+    victim_ids lists the people of a case who are victims in more than one involvement, anywhere: when this
+    write makes the person cross that line, each of their cases is recounted, not just this one.
+
+    Rows are locked before they are read (PostgreSQL; SQLite serialises writers), so each recount sees every
+    involvement committed by a writer that held the lock before: the person first, then the cases in the
+    order of their ids, so that two writers never wait on each other's rows in a circle. FOR NO KEY UPDATE,
+    because the involvement's foreign keys already hold KEY SHARE locks on both rows: two writers upgrading
+    those to FOR UPDATE would deadlock.
     """
-    executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case_id).with_for_update(key_share=True))
-    rows = executor.execute(
-        sa.select(col(Involvement.victim_status), col(Involvement.person_id)).where(
-            col(Involvement.case_id) == case_id, *LIVE_VICTIMS
+    cases = {case_id}
+    if person_id is not None:
+        before = executor.execute(
+            sa.select(col(Person.victim_cases))
+            .where(col(Person.id) == person_id)
+            .with_for_update(key_share=True)
+        ).scalar_one()
+        theirs = (
+            executor.execute(
+                sa.select(col(Involvement.case_id)).where(
+                    col(Involvement.person_id) == person_id, *LIVE_VICTIMS
+                )
+            )
+            .scalars()
+            .all()
         )
+        executor.execute(
+            sa.update(Person).where(col(Person.id) == person_id).values(victim_cases=len(theirs))
+        )
+        if (before > 1) != (len(theirs) > 1):
+            cases.update(theirs)
+    for case in sorted(cases):
+        executor.execute(sa.select(col(Case.id)).where(col(Case.id) == case).with_for_update(key_share=True))
+    for case in sorted(cases):
+        _recount(executor, case)
+
+
+def _recount(executor: Executor, case_id: uuid.UUID) -> None:
+    """Write a case's victim facets from its live victim involvements (the case row is locked)."""
+    rows = executor.execute(
+        sa.select(col(Involvement.victim_status), col(Involvement.person_id), col(Person.victim_cases))
+        .select_from(Involvement)
+        .outerjoin(Person, col(Person.id) == col(Involvement.person_id))
+        .where(col(Involvement.case_id) == case_id, *LIVE_VICTIMS)
     ).all()
     executor.execute(
         sa.update(Case)
         .where(col(Case.id) == case_id)
         .values(
             victims=len(rows),
-            victim_mask=status_bits(status for status, _ in rows if status),
-            victim_people=sum(1 for _, person in rows if person is not None),
-            victim_statuses=status_signature((status, person is not None) for status, person in rows),
-            victim_ids=victim_id_list(rows),
+            victim_mask=status_bits(status for status, _, _ in rows if status),
+            victim_people=sum(1 for _, person, _ in rows if person is not None),
+            victim_statuses=status_signature((status, person is not None) for status, person, _ in rows),
+            victim_ids=victim_id_list(
+                (status, person) for status, person, n in rows if person is not None and n > 1
+            ),
         )
     )
-    if person_id is not None:
-        executor.execute(
-            sa.select(col(Person.id)).where(col(Person.id) == person_id).with_for_update(key_share=True)
-        )
-        count = (
-            sa.select(sa.func.count())
-            .select_from(Involvement)
-            .where(col(Involvement.person_id) == person_id, *LIVE_VICTIMS)
-            .scalar_subquery()
-        )
-        executor.execute(sa.update(Person).where(col(Person.id) == person_id).values(victim_cases=count))
 
 
 NO_STATUS = "-"
@@ -139,15 +164,9 @@ def person_hex(person: Any) -> str:
 
 
 def victim_id_list(victims: Iterable[tuple[str | None, Any]]) -> str:
-    """case_record.victim_ids from the live victims' (status, person id or None): the people's ids, one per
-    involvement, in the order of victim_statuses (by status, "-" first for none, as status_signature sorts
-    them), then by id. Statistics by status read the ids of a status from their place in that order."""
-    return " ".join(
-        hex_id
-        for _, hex_id in sorted(
-            (status or NO_STATUS, person_hex(person)) for status, person in victims if person is not None
-        )
-    )
+    """case_record.victim_ids from (status, person id) of the case's live victims who are people in more than
+    one involvement: "<id>:<status>" for each ("-" for no status), sorted. See refresh_victims."""
+    return " ".join(sorted(f"{person_hex(person)}:{status or NO_STATUS}" for status, person in victims))
 
 
 def read_status_signature(signature: str) -> list[tuple[str | None, int]]:
@@ -310,6 +329,7 @@ def rebuild_facets(connection: sa.Connection) -> None:
     _rebuild_signatures(connection)
     _rebuild_status_signatures(connection)
     rebuild_person_facets(connection)
+    rebuild_victim_ids(connection)
 
 
 def rebuild_person_facets(connection: sa.Connection) -> None:
@@ -346,34 +366,57 @@ def _rebuild_signatures(connection: sa.Connection) -> None:
 
 
 def _rebuild_status_signatures(connection: sa.Connection) -> None:
-    """Write each case's victim_statuses and victim_ids from its live victims: one pass over them in case
-    order, then one update per batch."""
-    victims = (
-        sa.select(col(Involvement.case_id), col(Involvement.victim_status), col(Involvement.person_id))
+    """Write each case's victim_statuses from its live victims: one grouped pass, then one update per batch."""
+    grouped = (
+        sa.select(
+            col(Involvement.case_id),
+            col(Involvement.victim_status),
+            sa.func.count(col(Involvement.person_id)),
+        )
         .where(*LIVE_VICTIMS)
+        .group_by(col(Involvement.case_id), col(Involvement.victim_status))
         .order_by(col(Involvement.case_id))
     )
-    facets: list[dict[str, Any]] = []
+    signatures: list[dict[str, Any]] = []
+    current: Any = None
+    victims: list[tuple[str | None, int]] = []
+    for case_id, status, people in [*connection.execute(grouped).all(), (None, None, 0)]:
+        if case_id != current:
+            if current is not None:
+                signatures.append({"key": current, "signature": status_signature(victims)})
+            current, victims = case_id, []
+        victims.append((status, people))
+    update = (
+        sa.update(Case)
+        .where(col(Case.id) == sa.bindparam("key"))
+        .values(victim_statuses=sa.bindparam("signature"))
+    )
+    for batch in _batches(iter(signatures)):
+        connection.execute(update, batch)
+
+
+def rebuild_victim_ids(connection: sa.Connection) -> None:
+    """Write each case's victim_ids from its live victims who are people in more than one involvement
+    (person.victim_cases, recounted first by rebuild_person_facets): one pass over them in case order, then one
+    update per batch."""
+    victims = (
+        sa.select(col(Involvement.case_id), col(Involvement.victim_status), col(Involvement.person_id))
+        .join(Person, col(Person.id) == col(Involvement.person_id))
+        .where(*LIVE_VICTIMS, col(Person.victim_cases) > 1)
+        .order_by(col(Involvement.case_id))
+    )
+    lists: list[dict[str, Any]] = []
     current: Any = None
     rows: list[tuple[str | None, Any]] = []
     for case_id, status, person in [*connection.execute(victims).all(), (None, None, None)]:
         if case_id != current:
             if current is not None:
-                facets.append(
-                    {
-                        "key": current,
-                        "signature": status_signature((s, p is not None) for s, p in rows),
-                        "ids": victim_id_list(rows),
-                    }
-                )
+                lists.append({"key": current, "ids": victim_id_list(rows)})
             current, rows = case_id, []
         rows.append((status, person))
-    update = (
-        sa.update(Case)
-        .where(col(Case.id) == sa.bindparam("key"))
-        .values(victim_statuses=sa.bindparam("signature"), victim_ids=sa.bindparam("ids"))
-    )
-    for batch in _batches(iter(facets)):
+    connection.execute(sa.update(Case).where(col(Case.victim_ids) != "").values(victim_ids=""))
+    update = sa.update(Case).where(col(Case.id) == sa.bindparam("key")).values(victim_ids=sa.bindparam("ids"))
+    for batch in _batches(iter(lists)):
         connection.execute(update, batch)
 
 

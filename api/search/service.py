@@ -311,11 +311,12 @@ def _snippets(
 # ---- statistics -------------------------------------------------------------------------------------------
 #
 # Counted from the cases' facet columns in one pass over the matching cases, grouped in SQL: per group, the
-# number of cases and their victims' person ids (case_record.victim_ids, concatenated), whose distinct values
-# are the people; one case can have fifty victims, and one person can be a victim in several cases. The ids
-# are counted in Python as sets: per group, and once over all groups for the total. Categories are grouped by
-# each case's set of codes (case_record.category_codes) and rolled up the tree in Python, so a case filed
-# twice under one branch is counted once there, and so is a person.
+# number of cases and the sum of their victims who are people (case_record.victim_people). That sum counts a
+# person once per case, so it is exact except for people who are victims in more than one case: each case
+# lists those of its victims (case_record.victim_ids, "<person id>:<status>"), the same pass concatenates the
+# lists per group, and every repeat of a person within a group (or over all of them, for the total) is taken
+# off. Categories are grouped by each case's set of codes (case_record.category_codes) and rolled up the
+# tree in Python, so a case filed twice under one branch is counted once there, and so is a person.
 
 
 @dataclass
@@ -344,51 +345,45 @@ def _tally(
     def key_of(row: Any) -> Any:
         return tuple(row[:n]) if n > 1 else (row[0] if n else None)
 
-    ids = col(Case.victim_ids)
+    lists = col(Case.victim_ids)
     joined = (
-        sa.func.string_agg(ids, sa.literal_column("' '"))
+        sa.func.string_agg(lists, sa.literal_column("' '"))
         if session.get_bind().dialect.name == "postgresql"
-        else sa.func.group_concat(ids, " ")
+        else sa.func.group_concat(lists, " ")
     )
-    grouped = sa.select(*keys, sa.func.count(), joined).select_from(Case).where(*conditions).group_by(*keys)
+    grouped = (
+        sa.select(*keys, sa.func.count(), sa.func.sum(col(Case.victim_people)), joined)
+        .select_from(Case)
+        .where(*conditions)
+        .group_by(*keys)
+    )
     cases: dict[Any, int] = {}
-    people: dict[Any, set[str]] = {}
-    everyone: set[str] = set()
-    total_cases = 0
+    people: dict[Any, int] = {}
+    listed: dict[Any, list[str]] = {}  # per group: the people in several cases, once per case
+    everywhere: list[str] = []
+    total_cases = total_people = 0
     for row in session.connection().execute(grouped):
-        n_cases, found = int(row[n]), (row[n + 1] or "").split()
+        n_cases, n_people, tokens = int(row[n]), int(row[n + 1] or 0), (row[n + 2] or "").split()
         total_cases += n_cases
-        everyone.update(found)
+        total_people += n_people
+        ids = [token[:32] for token in tokens]
+        everywhere.extend(ids)
         if by_status:
-            _by_status(row[0], n_cases, found, cases, people)
+            for status, each in search_index.read_status_signature(row[0]):
+                cases[status] = cases.get(status, 0) + n_cases
+                people[status] = people.get(status, 0) + n_cases * each
+            for person, token in zip(ids, tokens, strict=True):
+                status = token[33:]
+                listed.setdefault(None if status == search_index.NO_STATUS else status, []).append(person)
             continue
         for group in expand(key_of(row)):
             cases[group] = cases.get(group, 0) + n_cases
-            people.setdefault(group, set()).update(found)
-    return _Tally(cases, {group: len(ids) for group, ids in people.items()}, total_cases, len(everyone))
-
-
-def _by_status(
-    signature: str, n_cases: int, found: list[str], cases: dict[Any, int], people: dict[Any, set[str]]
-) -> None:
-    """Count `n_cases` cases of one victim_statuses value in each of its statuses, and their people there.
-
-    Each case's ids follow the order of its signature, so with `width` people per case the ids at place j of
-    every case (found[j::width]) share the status at place j.
-    """
-    layout = search_index.read_status_signature(signature)
-    width = sum(count for _, count in layout)
-    if len(found) != width * n_cases:
-        raise RuntimeError(
-            f"victim_ids disagree with victim_statuses {signature!r}: rebuild the search index"
-        )
-    place = 0
-    for status, count in layout:
-        cases[status] = cases.get(status, 0) + n_cases
-        bucket = people.setdefault(status, set())
-        for j in range(place, place + count):
-            bucket.update(found[j::width])
-        place += count
+            people[group] = people.get(group, 0) + n_people
+            listed.setdefault(group, []).extend(ids)
+    for group, ids in listed.items():
+        people[group] -= len(ids) - len(set(ids))
+    total_people -= len(everywhere) - len(set(everywhere))
+    return _Tally(cases, people, total_cases, total_people)
 
 
 def _label(labels: dict[str, Any], fallback: str) -> str:

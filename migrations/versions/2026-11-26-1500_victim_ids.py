@@ -1,10 +1,11 @@
-"""Each case carries its victims' person ids, for statistics
+"""Each case lists its victims who are victims in other involvements too, for statistics
 
-`case_record.victim_ids`: the person id (32 hex digits) of each live victim who is a person, one per
-involvement, ordered by status (as victim_statuses lists them, "-" for none) and then by id. Statistics count
-distinct people per group from these ids in the one pass that counts the cases; before, the people who are
-victims in several cases were read again from the involvements and matched to the cases (1.0-1.4 s of a
-statistics request at a million cases). On SQLite the statistics' covering index carries the column.
+`case_record.victim_ids`: "<person id>:<status>" (32 hex digits; "-" for no status), sorted, for each live
+victim involvement of the case whose person has more than one live victim involvement. Statistics add up
+each case's people (victim_people) in one pass over the cases and take the repeats off from these lists in
+the same pass; before, the people in several cases were read again from the involvements and matched to the
+cases (1.0-1.4 s of a statistics request at a million cases). On SQLite the statistics' covering index
+carries the column.
 
 Revision ID: 0011
 Revises: 0010
@@ -56,31 +57,34 @@ def _hex(person: Any) -> str:
 
 
 def _backfill(conn: sa.Connection) -> None:
-    """As api.search.index.victim_id_list (written out here), from one pass over the live victims in case
-    order, written through a temporary table by one UPDATE."""
+    """As api.search.index.rebuild_victim_ids (written out here, and counting the people's involvements
+    itself): one pass over the repeated people's live victim involvements in case order, written through a
+    temporary table by one UPDATE."""
     op.execute(
         "CREATE TEMPORARY TABLE victim_id_sets AS SELECT id AS case_id, victim_ids AS ids FROM case_record WHERE 1 = 0"
     )
     victims = conn.execute(
         sa.text(
             "SELECT case_id, coalesce(victim_status, '-'), person_id FROM involvement "
-            "WHERE role = 'victim' AND retracted_at IS NULL AND person_id IS NOT NULL ORDER BY case_id"
+            "WHERE role = 'victim' AND retracted_at IS NULL AND person_id IN (SELECT person_id FROM involvement "
+            "WHERE role = 'victim' AND retracted_at IS NULL AND person_id IS NOT NULL "
+            "GROUP BY person_id HAVING count(*) > 1) ORDER BY case_id"
         )
     )
     insert = sa.text("INSERT INTO victim_id_sets (case_id, ids) VALUES (:case_id, :ids)")
     batch: list[dict[str, Any]] = []
     current: Any = None
-    people: list[tuple[str, str]] = []
+    tokens: list[str] = []
     for case_id, status, person in chain(victims, [(None, None, None)]):
         if case_id != current:
             if current is not None:
-                batch.append({"case_id": current, "ids": " ".join(p for _, p in sorted(people))})
+                batch.append({"case_id": current, "ids": " ".join(sorted(tokens))})
                 if len(batch) == _BATCH:
                     conn.execute(insert, batch)
                     batch = []
-            current, people = case_id, []
+            current, tokens = case_id, []
         if person is not None:
-            people.append((status, _hex(person)))
+            tokens.append(f"{_hex(person)}:{status}")
     if batch:
         conn.execute(insert, batch)
     op.execute("CREATE UNIQUE INDEX victim_id_sets_case ON victim_id_sets (case_id)")

@@ -131,3 +131,90 @@ def test_more_readers_at_once_than_threads_and_connections_are_all_answered(
         for t in threads:
             t.join()
     assert statuses == Counter({200: 3 * READERS})
+
+
+def test_people_named_in_several_cases_at_once_are_counted_once_in_the_statistics(
+    database_url: str, data_dir: Path, accounts: dict[str, Account]
+) -> None:
+    """Writers naming the same people in different cases at once, then retracting: each write that makes a
+    person a victim in a second case (or no longer) rewrites every case's list of people in several cases,
+    under locks taken in one order (no deadlock, no lost list), and the statistics then match a count of what
+    was accepted."""
+    documenter, coordinator = accounts["documenter"], accounts["coordinator"]
+    employer = "Concurrency Works"
+    statuses = ["detained", "released", "sentenced"]
+    env_a, env_b = server_env(database_url, data_dir), server_env(database_url, data_dir)
+    with running(env_a, "--no-migrate") as a, running(env_b, "--no-migrate") as b:
+        bases = [a.base, b.base]
+        with httpx.Client(timeout=60, headers=documenter.headers) as http:
+            cases = [
+                http.post(
+                    f"{a.base}{API}/cases",
+                    json={
+                        "title": f"Case {n}",
+                        "country": "BY",
+                        "occurred_from": "2021",
+                        "employer": employer,
+                    },
+                ).json()["id"]
+                for n in range(4)
+            ]
+            people = [
+                http.post(f"{a.base}{API}/people", json={"pseudonym": f"P{n}"}).json()["id"] for n in range(8)
+            ]
+        live: list[tuple[str, str, str]] = []  # (case, person, status) of every involvement left
+        errors: list[str] = []
+        start = threading.Barrier(CLIENTS)
+
+        def client(n: int) -> None:
+            base = bases[n % 2]
+            plan = [
+                (cases[n % 4], people[n], statuses[n % 3]),
+                (cases[(n + 1) % 4], people[(n + 1) % 8], statuses[(n + 1) % 3]),
+                (cases[(n + 2) % 4], people[n], statuses[(n + 2) % 3]),
+            ]
+            with httpx.Client(timeout=60, headers=documenter.headers) as http:
+                start.wait()
+                made = []
+                for case, person, status in plan:
+                    response = http.post(
+                        f"{base}{API}/cases/{case}/involvements",
+                        json={"person_id": person, "role": "victim", "victim_status": status},
+                    )
+                    if response.status_code != 201:
+                        errors.append(f"involve {response.status_code} {response.text}")
+                        return
+                    made.append((case, response.json(), status))
+                case, first, status = made[0]  # the first is retracted: its person may drop back to one case
+                url = f"{base}{API}/cases/{case}/involvements/{first['id']}"
+                etag = http.get(url).headers["ETag"]
+                response = http.post(f"{url}/retract", json={"reason": "test"}, headers={"If-Match": etag})
+                if response.status_code != 200:
+                    errors.append(f"retract {response.status_code} {response.text}")
+                live.extend((c, i["person_id"], s) for c, i, s in made[1:])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+
+        def stats(group_by: str) -> tuple[dict[str, tuple[int, int]], int]:
+            body = httpx.get(
+                f"{b.base}{API}/stats",
+                params={"group_by": group_by, "employer": employer},
+                headers=coordinator.headers,
+            ).json()
+            return {g["key"]: (g["cases"], g["people"]) for g in body["groups"]}, body["total_people"]
+
+        everyone = len({person for _, person, _ in live})
+        assert stats("year") == ({"2021": (4, everyone)}, everyone)
+        by_status = {
+            status: (
+                len({c for c, _, s in live if s == status}),
+                len({p for _, p, s in live if s == status}),
+            )
+            for status in {s for _, _, s in live}
+        }
+        assert stats("victim_status") == (by_status, everyone)

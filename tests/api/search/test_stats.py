@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.search.test_facets import change
 from tests.api.search.world import CANARY, Built, World, build_world, fold
 from tests.conftest import Account
-from tests.factories import API, ok
+from tests.factories import API, create_case, create_person, involve, ok
 
 
 @pytest.fixture
@@ -186,3 +187,44 @@ def test_bad_stats_requests_are_422_problems(client: TestClient, world: World, r
         )
         assert response.status_code == 200
         assert response.json()["total_cases"] == 0
+
+
+def test_a_person_named_in_a_second_case_counts_once_after_each_add_and_retraction(
+    client: TestClient, documenter: Account, coordinator: Account
+) -> None:
+    """Each case lists its victims who are victims in other cases too: the earlier cases' lists change when a
+    person is named again, or no longer."""
+    employer = "Завод тэставых падзей"
+
+    def counts(group_by: str) -> tuple[dict[Any, tuple[int, int]], int]:
+        body = ok(
+            client.get(
+                f"{API}/stats",
+                params={"group_by": group_by, "employer": employer},
+                headers=coordinator.headers,
+            )
+        )
+        return {g["key"]: (g["cases"], g["people"]) for g in body["groups"]}, body["total_people"]
+
+    cases = [create_case(client, documenter, employer=employer, title=f"Case {n}")["id"] for n in range(3)]
+    person = create_person(client, documenter, pseudonym="Named again")["id"]
+    other = create_person(client, documenter, pseudonym="Named once")["id"]
+    first = involve(client, documenter, cases[0], person_id=person, role="victim", victim_status="detained")
+    involve(client, documenter, cases[0], person_id=other, role="victim", victim_status="detained")
+    assert counts("year") == ({"2022": (3, 2)}, 2)
+
+    involve(client, documenter, cases[1], person_id=person, role="victim", victim_status="released")
+    assert counts("year") == ({"2022": (3, 2)}, 2)  # the first case now lists them too
+    assert counts("victim_status") == ({"detained": (1, 2), "released": (1, 1)}, 2)
+
+    change(
+        client,
+        documenter,
+        f"{API}/cases/{cases[0]}/involvements/{first['id']}",
+        {"reason": "named by mistake"},
+        action="retract",
+    )
+    assert counts("victim_status") == ({"detained": (1, 1), "released": (1, 1)}, 2)
+    involve(client, documenter, cases[2], person_id=person, role="victim", victim_status="sentenced")
+    assert counts("year") == ({"2022": (3, 2)}, 2)
+    assert counts("victim_status") == ({"detained": (1, 1), "released": (1, 1), "sentenced": (1, 1)}, 2)
