@@ -724,7 +724,7 @@ def _finish_index(db: Database) -> str:
 
 def _analyze(db: Database) -> None:
     """Refresh the planner's statistics; on PostgreSQL also VACUUM, which marks the freshly written pages
-    all-visible so that index-only scans (the statistics' repeated victims) need not visit the rows."""
+    all-visible so that index-only scans need not visit the rows."""
     if db.is_sqlite:
         with db.write_engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")

@@ -32,6 +32,7 @@ FACET_COLUMNS = (
     "date_precision",
     "region",
     "employer",
+    "victim_ids",
 )
 
 
@@ -45,8 +46,7 @@ class Case(Audited, table=True):
         # Each holds every column a filter, the visibility rule or a statistics group reads, led by the
         # country and date, or by the id. PostgreSQL keeps long texts apart (TOAST), so its rows are read
         # directly, and a B-tree entry there may not exceed 2,704 bytes, which these could.
-        # Statistics scan this one, so it alone also carries the lists of people in several cases.
-        sa.Index("ix_case_record_facets", "country", "date_lo", *FACET_COLUMNS, "victim_ids", "id").ddl_if(
+        sa.Index("ix_case_record_facets", "country", "date_lo", *FACET_COLUMNS, "id").ddl_if(
             dialect="sqlite"
         ),
         sa.Index("ix_case_record_id_facets", "id", "country", "date_lo", *FACET_COLUMNS).ddl_if(

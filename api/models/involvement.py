@@ -34,8 +34,8 @@ class Involvement(Audited, table=True):
             sqlite_where=sa.text("retracted_at IS NULL"),
             postgresql_where=sa.text("retracted_at IS NULL"),
         ),
-        # A person's live victim involvements with their status: statistics find the people who are victims in
-        # several cases, and their status in each, from the index alone.
+        # A person's live victim involvements with their status: refresh_victims finds a person's cases from
+        # the index alone (api.search.index).
         sa.Index(
             "ix_involvement_live_victim",
             "person_id",

@@ -366,14 +366,14 @@ def _tally(
         n_cases, n_people, tokens = int(row[n]), int(row[n + 1] or 0), (row[n + 2] or "").split()
         total_cases += n_cases
         total_people += n_people
-        ids = [token[:32] for token in tokens]
+        pairs = [token.partition(":")[::2] for token in tokens]  # (person id, status)
+        ids = [person for person, _ in pairs]
         everywhere.extend(ids)
         if by_status:
             for status, each in search_index.read_status_signature(row[0]):
                 cases[status] = cases.get(status, 0) + n_cases
                 people[status] = people.get(status, 0) + n_cases * each
-            for person, token in zip(ids, tokens, strict=True):
-                status = token[33:]
+            for person, status in pairs:
                 listed.setdefault(None if status == search_index.NO_STATUS else status, []).append(person)
             continue
         for group in expand(key_of(row)):
@@ -381,7 +381,9 @@ def _tally(
             people[group] = people.get(group, 0) + n_people
             listed.setdefault(group, []).extend(ids)
     for group, ids in listed.items():
-        people[group] -= len(ids) - len(set(ids))
+        repeats = len(ids) - len(set(ids))
+        if repeats:
+            people[group] = people.get(group, 0) - repeats
     total_people -= len(everywhere) - len(set(everywhere))
     return _Tally(cases, people, total_cases, total_people)
 

@@ -213,7 +213,7 @@ def test_a_person_named_in_a_second_case_counts_once_after_each_add_and_retracti
     involve(client, documenter, cases[0], person_id=other, role="victim", victim_status="detained")
     assert counts("year") == ({"2022": (3, 2)}, 2)
 
-    involve(client, documenter, cases[1], person_id=person, role="victim", victim_status="released")
+    second = involve(client, documenter, cases[1], person_id=person, role="victim", victim_status="released")
     assert counts("year") == ({"2022": (3, 2)}, 2)  # the first case now lists them too
     assert counts("victim_status") == ({"detained": (1, 2), "released": (1, 1)}, 2)
 
@@ -228,3 +228,23 @@ def test_a_person_named_in_a_second_case_counts_once_after_each_add_and_retracti
     involve(client, documenter, cases[2], person_id=person, role="victim", victim_status="sentenced")
     assert counts("year") == ({"2022": (3, 2)}, 2)
     assert counts("victim_status") == ({"detained": (1, 1), "released": (1, 1), "sentenced": (1, 1)}, 2)
+
+    # No longer a victim in the second case (now a witness there), then named twice in the third.
+    change(client, documenter, f"{API}/cases/{cases[1]}/involvements/{second['id']}", {"role": "witness"})
+    assert counts("victim_status") == ({"detained": (1, 1), "sentenced": (1, 1)}, 2)
+    involve(client, documenter, cases[2], person_id=person, role="victim", victim_status="detained")
+    assert counts("victim_status") == ({"detained": (2, 2), "sentenced": (1, 1)}, 2)
+    assert counts("year") == ({"2022": (3, 2)}, 2)
+    # A union as a victim: a case's victim, not a person.
+    union = ok(
+        client.post(
+            f"{API}/organisations",
+            json={"name": "Незалежны прафсаюз", "kind": "union"},
+            headers=documenter.headers,
+        ),
+        201,
+    )
+    involve(
+        client, documenter, cases[1], organisation_id=union["id"], role="victim", victim_status="dismissed"
+    )
+    assert counts("victim_status") == ({"detained": (2, 2), "dismissed": (1, 0), "sentenced": (1, 1)}, 2)
