@@ -165,3 +165,40 @@ def test_upgrading_a_database_with_unindexed_records_indexes_their_words(
     assert [tuple(k) for k in kinds] == [("case", 1), ("testimony", 1)]
     migrate.upgrade(database_url)  # at head already: nothing runs twice
     db.dispose()
+
+
+def test_a_rebuild_puts_right_every_list_of_people_in_several_cases(
+    client: TestClient, documenter: Account
+) -> None:
+    """rebuild_victim_ids (as the demo seed runs it) rewrites a wrong list, fills an emptied one and empties one
+    that should be empty."""
+    import sqlalchemy as sa
+
+    from api.search.index import rebuild_victim_ids
+
+    person = create_person(client, documenter, pseudonym="Twice")["id"]
+    once = create_person(client, documenter, pseudonym="Once")["id"]
+    cases = [create_case(client, documenter, title=f"Case {n}")["id"] for n in range(3)]
+    involve(client, documenter, cases[0], person_id=person, role="victim", victim_status="detained")
+    involve(client, documenter, cases[1], person_id=person, role="victim")
+    involve(client, documenter, cases[2], person_id=once, role="victim", victim_status="released")
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    listed = "SELECT title, victim_ids FROM case_record ORDER BY title"
+    with db.engine.connect() as conn:
+        kept = conn.execute(sa.text(listed)).all()
+    hex_id = uuid.UUID(person).hex
+    assert [ids for _, ids in kept] == [f"{hex_id}:detained", f"{hex_id}:-", ""]
+    with db.write_engine.begin() as conn:
+        for title, ids in [
+            ("Case 0", f"{hex_id}:released"),
+            ("Case 1", ""),
+            ("Case 2", f"{uuid.UUID(once).hex}:-"),
+        ]:
+            conn.execute(
+                sa.text("UPDATE case_record SET victim_ids = :ids WHERE title = :title"),
+                {"ids": ids, "title": title},
+            )
+    with db.write_engine.begin() as conn:
+        rebuild_victim_ids(conn)
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text(listed)).all() == kept
