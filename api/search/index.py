@@ -19,7 +19,7 @@ that a search reads one row per case instead of joining on UUID keys at a millio
 are people, and how many people per status) and `victim_ids` (those of its victims who are victims in other
 involvements too: the statistics take their repeats off),
 with each person's `victim_cases`, refreshed by every write of an involvement, in the same transaction, under
-a lock on the case and person rows so that two concurrent writers cannot lose each other's change.
+locks on the person and case rows so that two concurrent writers cannot lose each other's change.
 """
 
 from __future__ import annotations
@@ -397,8 +397,8 @@ def _rebuild_status_signatures(connection: sa.Connection) -> None:
 
 def rebuild_victim_ids(connection: sa.Connection) -> None:
     """Write each case's victim_ids from its live victims who are people in more than one involvement
-    (person.victim_cases, recounted first by rebuild_person_facets): one pass over them in case order, then one
-    update per batch."""
+    (person.victim_cases, recounted first by rebuild_person_facets): one pass over them in case order, then
+    the lists that differ from the stored ones, written by one UPDATE."""
     victims = (
         sa.select(col(Involvement.case_id), col(Involvement.victim_status), col(Involvement.person_id))
         .join(Person, col(Person.id) == col(Involvement.person_id))
