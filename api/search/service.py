@@ -347,14 +347,9 @@ def _tally(
     def key_of(row: Any) -> Any:
         return tuple(row[:n]) if n > 1 else (row[0] if n else None)
 
-    lists = col(Case.victim_ids)
-    joined = (
-        sa.func.string_agg(lists, sa.literal_column("' '"))
-        if session.get_bind().dialect.name == "postgresql"
-        else sa.func.group_concat(lists, " ")
-    )
+    lists = sa.func.aggregate_strings(col(Case.victim_ids), " ")  # string_agg / group_concat
     grouped = (
-        sa.select(*keys, sa.func.count(), sa.func.sum(col(Case.victim_people)), joined)
+        sa.select(*keys, sa.func.count(), sa.func.sum(col(Case.victim_people)), lists)
         .select_from(Case)
         .where(*conditions)
         .group_by(*keys)
