@@ -7,6 +7,7 @@ snapshot upgrade; reads use plain deferred transactions and never block writers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,11 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
+# A pooled PostgreSQL connection that has been idle for longer than this is tested (one round trip) before a
+# request gets it; one back from a request within the second is not. Testing every checkout cost two of a
+# search's ten round trips. A connection lost within that second fails its request with a 503 problem
+# (api.problems), and SQLAlchemy then replaces every pooled connection.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _hinting(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
@@ -74,14 +80,30 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
 def _postgres_engine(url: URL) -> Engine:
     # prepare_threshold=None: psycopg's automatic prepared statements pin a generic plan that is wrong for
     # skewed subtree filters (measured 113-135 ms instead of ~1 ms; perf-baselines.md section 3b).
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         hide_parameters=True,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         connect_args={"prepare_threshold": None},
     )
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return  # just opened, or just used
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool closes this connection and checks out another (SQLAlchemy's documented protocol).
+            raise sa.exc.DisconnectionError("a pooled connection was lost while idle") from exc
+
+    return engine
 
 
 def normalise_url(url: str) -> URL:
@@ -105,6 +127,8 @@ class Database:
             self.write_engine = self.engine
         else:
             raise ValueError(f"unsupported database backend: {self.url.get_backend_name()}")
+        # The same pool, each statement its own transaction (PostgreSQL): no BEGIN and ROLLBACK around it.
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,6 +137,21 @@ class Database:
     def session(self, *, write: bool) -> Session:
         """Open a session; `write=True` takes the writer lock at the first statement on SQLite."""
         return Session(self.write_engine if write else self.engine, expire_on_commit=False)
+
+    def statement_session(self) -> Session:
+        """Open a read session whose statements are each their own transaction on PostgreSQL (no BEGIN and
+        ROLLBACK around them: two round trips fewer), so each sees the data as it is then; on SQLite, a
+        plain read session. For a read whose statements need not agree with each other to the row (a
+        search's count and its page)."""
+        return Session(self.engine if self.is_sqlite else self.autocommit_engine, expire_on_commit=False)
+
+    @contextmanager
+    def single_read(self) -> Iterator[sa.Connection]:
+        """A connection for one read statement (which needs no transaction around it): on PostgreSQL in
+        autocommit, two round trips fewer than a session; on SQLite a plain read."""
+        engine = self.engine if self.is_sqlite else self.autocommit_engine
+        with engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:

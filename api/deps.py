@@ -50,12 +50,23 @@ async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Sessio
             session.close()
 
 
+async def get_statement_session(ctx: ContextDep) -> AsyncIterator[Session]:
+    """A read session whose statements each see the data as it is then (api.db.Database.statement_session):
+    closing it does no I/O, as nothing is left to roll back."""
+    session = ctx.db.statement_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def _close(session: Session) -> None:
     session.rollback()
     session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+StatementSessionDep = Annotated[Session, Depends(get_statement_session)]
 
 
 def get_current_actor(

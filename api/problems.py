@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -247,16 +248,28 @@ def install_problem_handlers(app: FastAPI) -> None:
                 headers["Allow"] = ", ".join(allowed)
         return problem_response(problem, headers)
 
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database(request: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        # The database went away under this request (a restart, a failover). The pool reconnects, so the same
+        # request may be sent again; its transaction, if it had one open, was not committed.
+        log.warning("database connection lost in %s %s", request.method, _route(request))
+        unavailable = ServiceUnavailable("The connection to the database was lost. Try again in a moment.")
+        return problem_response(unavailable.to_problem(instance=request.url.path), {"Retry-After": "1"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The route template, not the URL: query strings may carry names typed into a search box.
-        route = request.scope.get("route")
-        where = getattr(route, "path", "?")
         # Frames only: exception messages can quote SQL parameters or rejected values (personal data).
         frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, where, frames)
+        log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, _route(request), frames)
         problem = Problem(type="/problems/internal-error", title="Internal error", status=500)
         return problem_response(problem)
+
+
+def _route(request: Request) -> str:
+    """The route template, not the URL: query strings may carry names typed into a search box."""
+    return str(getattr(request.scope.get("route"), "path", "?"))
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

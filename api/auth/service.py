@@ -47,27 +47,23 @@ def actor_for_token(*, ctx: AppContext, token: str, kinds: frozenset[str] = BEAR
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = utcnow()
-    with ctx.db.session(write=False) as session:
+    with ctx.db.single_read() as conn:
         # Core columns, not ORM objects: every request runs this.
-        row: Any = (
-            session.connection()
-            .execute(
-                sa.select(
-                    col(ApiToken.id),
-                    col(ApiToken.kind),
-                    col(ApiToken.revoked_at),
-                    col(ApiToken.expires_at),
-                    col(ApiToken.last_used_at),
-                    col(User.id).label("user_id"),
-                    col(User.username),
-                    col(User.role),
-                    col(User.disabled),
-                )
-                .join(User, col(User.id) == col(ApiToken.user_id))
-                .where(col(ApiToken.token_hash) == _token_hash(ctx, token))
+        row: Any = conn.execute(
+            sa.select(
+                col(ApiToken.id),
+                col(ApiToken.kind),
+                col(ApiToken.revoked_at),
+                col(ApiToken.expires_at),
+                col(ApiToken.last_used_at),
+                col(User.id).label("user_id"),
+                col(User.username),
+                col(User.role),
+                col(User.disabled),
             )
-            .first()
-        )
+            .join(User, col(User.id) == col(ApiToken.user_id))
+            .where(col(ApiToken.token_hash) == _token_hash(ctx, token))
+        ).first()
     if row is None:
         return None
     if row.kind not in kinds or row.revoked_at is not None or row.expires_at <= now or row.disabled:

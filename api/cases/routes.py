@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
-from api.deps import ContextDep, Require, SessionDep
+from api.deps import ContextDep, Require, SessionDep, StatementSessionDep
 from api.history import service as history_service
 from api.problems import problem_responses
 from api.routing import IfMatch, SessionRoute, with_etag
@@ -47,12 +47,15 @@ def create_case(case_in: CaseCreate, session: SessionDep, actor: CaseCreator, re
 
 @router.get("", response_model=Page[CaseHit], responses=problem_responses(401, 403, 422))
 def list_cases(
-    query: Annotated[CaseListQuery, Query()], session: SessionDep, ctx: ContextDep, actor: CaseReader
+    query: Annotated[CaseListQuery, Query()], session: StatementSessionDep, ctx: ContextDep, actor: CaseReader
 ) -> Page[CaseHit]:
     """Search the cases you may see: every filter combines with AND; a page at a time, with the total.
 
     How dates, places, people and words match is described in the README ("Search and statistics").
     """
+    # A statement session: the count and the page are each read as the data stands then (no transaction
+    # around them on PostgreSQL); a case written between the two may be counted and not listed, or listed
+    # and not counted, as it would be by the next request anyway.
     return search_service.search_cases(
         session=session,
         actor=actor,

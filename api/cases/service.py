@@ -406,12 +406,7 @@ def categories_of(category_codes: str, primary: str | None) -> list[str]:
     return codes
 
 
-def case_fields(
-    *, session: Session, cases: Sequence[Any], notices: list[CategoryNotice] | None = None
-) -> list[dict[str, Any]]:
-    """The wire fields of a page of cases (Case objects or rows of case_record's columns), with one extra
-    query (tags) for the page, not one per case. Categories come from the case's own category_codes."""
-    ids = [c.id for c in cases]
+def _tags_of(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     tags: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     if ids:
         # A Core statement on the session's connection: two plain columns need no ORM step (nor autoflush:
@@ -422,6 +417,21 @@ def case_fields(
             .order_by(col(CaseTag.tag))
         ):
             tags[case_id].append(tag)
+    return tags
+
+
+def case_fields(
+    *,
+    session: Session,
+    cases: Sequence[Any],
+    notices: list[CategoryNotice] | None = None,
+    tags: dict[uuid.UUID, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The wire fields of a page of cases (Case objects or rows of case_record's columns), with one extra
+    query (tags) for the page, not one per case, unless `tags` (each case's, sorted) are given. Categories
+    come from the case's own category_codes."""
+    if tags is None:
+        tags = _tags_of(session, [c.id for c in cases])
     out = []
     for case in cases:
         retracted = None

@@ -23,7 +23,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.exports.cells import spreadsheet_safe
-from api.models import Case, Testimony
+from api.models import Case, CaseTag, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search import index as search_index
@@ -64,6 +64,24 @@ _SORT_INDEX = {
 # columns are not coerced again for every request).
 _COLUMNS = tuple(Case.__table__.columns)  # type: ignore[attr-defined]
 _PAGE = sa.select(*_COLUMNS)
+# On PostgreSQL, with each case's tags (a tag is one line: schemas.base.Tag), one round trip fewer. The planner
+# looks them up for the page's rows only, after its sort and LIMIT; SQLite would look them up for every match
+# before sorting (all of them, sorted by relevance), so there they are read by a query of their own.
+_TAG_SEPARATOR = "\n"
+_TAG_LIST = (
+    sa.select(sa.func.aggregate_strings(col(CaseTag.tag), _TAG_SEPARATOR))
+    .where(col(CaseTag.case_id) == col(Case.id))
+    .correlate(Case)
+    .scalar_subquery()
+    .label("tag_list")
+)
+_PAGE_TAGGED = sa.select(*_COLUMNS, _TAG_LIST)
+_SORT_KEY = "sort_key"
+
+
+def _tags_of(rows: list[Any]) -> dict[uuid.UUID, list[str]]:
+    return {row.id: sorted(row.tag_list.split(_TAG_SEPARATOR)) if row.tag_list else [] for row in rows}
+
 
 _ORDERS: dict[str, _Order] = {
     "newest": _Order(col(Case.created_at), True, _aware, lambda v: v.isoformat()),
@@ -187,6 +205,7 @@ def search_cases(
     # the sort's order, it may walk the sort index past every case; but a place or employer index sorted by
     # date is walked in that order on both (else the oldest dates come first, and a date filter skips them).
     sqlite = session.get_bind().dialect.name == "sqlite"
+    page = _PAGE if sqlite else _PAGE_TAGGED
     # On SQLite the first page comes with the count: the count meets the matches in the page's order, so it
     # lists their ids, and the page is its first rows (one walk of the index, not two).
     first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor else None
@@ -236,20 +255,28 @@ def search_cases(
         )
         key = scores.c.score
         order = _Order(key, True, _float, float)
-        query = _PAGE.add_columns(key).join(scores, scores.c.case_id == col(Case.id)).where(*conditions)
+        query = (
+            page.add_columns(key.label(_SORT_KEY))
+            .join(scores, scores.c.case_id == col(Case.id))
+            .where(*conditions)
+        )
     elif few:
         # Few matches: find them all through the filters' indexes, then sort them. Left to itself, a planner
         # that overestimates the matches walks the whole sort index instead (PostgreSQL did: 450 ms for 1 row).
         order = _ORDERS[sort]
         key = order.column
         matches = select(col(Case.id)).where(*conditions).cte("matches").prefix_with("MATERIALIZED")
-        query = _PAGE.add_columns(key).join(matches, matches.c.id == col(Case.id))
+        query = page.add_columns(key.label(_SORT_KEY)).join(matches, matches.c.id == col(Case.id))
     else:
         # Many matches: walk the sort order's index; a page is found within about N / total rows per item.
         # SQLite would rather read and sort every match, so it is told which index to walk.
         order = _ORDERS[sort]
         key = order.column
-        query = _PAGE.add_columns(key).where(*conditions).with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+        query = (
+            page.add_columns(key.label(_SORT_KEY))
+            .where(*conditions)
+            .with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+        )
     if cursor:
         value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
         query = query.where(_after(key, order.descending, value, after_id))
@@ -257,7 +284,7 @@ def search_cases(
     # Rows of the case's columns, not ORM objects: a page is read once and never changed here.
     if first_page is not None:  # the page's cases are known (in order): read them by id
         place = {uuid.UUID(row[0]): i for i, row in enumerate(first_page[: int(limit) + 1])}
-        by_id = _PAGE.add_columns(key).where(col(Case.id).in_(list(place)))
+        by_id = page.add_columns(key.label(_SORT_KEY)).where(col(Case.id).in_(list(place)))
         rows = sorted(session.connection().execute(by_id).all(), key=lambda row: place[row.id])
     else:
         rows = list(session.connection().execute(query).all())
@@ -267,12 +294,14 @@ def search_cases(
         last = rows[-1]
         next_cursor = encode_cursor(
             secret,
-            Cursor(kind=CURSOR_KIND, values=[sort, fingerprint, order.dump(last[-1]), str(last.id)]),
+            Cursor(kind=CURSOR_KIND, values=[sort, fingerprint, order.dump(last.sort_key), str(last.id)]),
         )
     snippets = _snippets(session=session, actor=actor, cases=rows, filters=filters)
     items = [
         CaseHit(**fields, snippet=snippets.get(fields["id"]))
-        for fields in cases_service.case_fields(session=session, cases=rows)
+        for fields in cases_service.case_fields(
+            session=session, cases=rows, tags=None if sqlite else _tags_of(rows)
+        )
     ]
     return Page[CaseHit](items=items, total=total, total_exact=few or exact_total, next_cursor=next_cursor)
 

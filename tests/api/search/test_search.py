@@ -273,6 +273,9 @@ def test_pagination_walks_every_result_once_in_order(
                 break
         ids = [i["id"] for i in items]
         assert sorted(ids) == sorted(c.id for c in expected)
+        # Each hit carries its own case's tags, in order, on every page and in every order.
+        spec = {c.id: c.spec for c in expected}
+        assert [i["tags"] for i in items] == [sorted(spec[i["id"]].tags) for i in items]
         key = {
             "newest": lambda i: (i["created_at"], i["id"]),
             "date": lambda i: (i["earliest"], i["id"]),
