@@ -182,9 +182,13 @@ def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], score
 
 
 def case_conditions(
-    *, session: Session, actor: Actor, filters: SearchFilters
+    *, session: Session, actor: Actor, filters: SearchFilters, walking: bool = False
 ) -> list[sa.ColumnElement[bool]]:
-    """SQL conditions on `Case` selecting the unretracted cases `actor` may see that meet `filters`."""
+    """SQL conditions on `Case` selecting the unretracted cases `actor` may see that meet `filters`.
+
+    `walking`: for a walk of an index in the page's order, which meets every case in turn: categories are
+    then tested on each case's own codes, in its row, not looked up in case_category for each.
+    """
     from api.taxonomy import service as taxonomy_service
 
     f = filters
@@ -208,7 +212,7 @@ def case_conditions(
         pairs = list(zip(f.category, subtrees, strict=True))
         groups = [[pair] for pair in pairs] if f.category_match == "all" else [pairs]
         for group in groups:
-            if f.driving_facet() is not None:
+            if walking or f.driving_facet() is not None:
                 # Another facet's index finds the candidates: test each one's own codes, in its row.
                 conditions.append(_filed_under(session, group, snap.nodes))
             else:

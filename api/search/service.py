@@ -269,12 +269,20 @@ def search_cases(
         query = page.add_columns(key.label(_SORT_KEY)).join(matches, matches.c.id == col(Case.id))
     else:
         # Many matches: walk the sort order's index; a page is found within about N / total rows per item.
-        # SQLite would rather read and sort every match, so it is told which index to walk.
+        # SQLite would rather read and sort every match, so it is told which index to walk. PostgreSQL
+        # tests the categories of each case it meets in the case's row (a leaf's page of 50 took 70 ms with
+        # a look-up in case_category for each of the 12,000 cases walked, 29 ms with its own codes);
+        # SQLite's set of matching ids is cheaper than its rows' codes, which lie past the long texts.
         order = _ORDERS[sort]
         key = order.column
+        walking = (
+            conditions
+            if sqlite or not filters.category
+            else case_conditions(session=session, actor=actor, filters=filters, walking=True)
+        )
         query = (
             page.add_columns(key.label(_SORT_KEY))
-            .where(*conditions)
+            .where(*walking)
             .with_hint(Case, f"INDEXED BY {walk}", "sqlite")
         )
     if cursor:
