@@ -25,6 +25,7 @@ SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory ta
 # search's ten round trips. A connection lost within that second fails its request with a 503 problem
 # (api.problems), and SQLAlchemy then replaces every pooled connection.
 PING_AFTER_IDLE_SECONDS = 1.0
+SIDE_POOL_SIZE = 4
 
 
 def _hinting(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
@@ -77,14 +78,17 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
     return engine
 
 
-def _postgres_engine(url: URL) -> Engine:
+def _postgres_engine(
+    url: URL, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30
+) -> Engine:
     # prepare_threshold=None: psycopg's automatic prepared statements pin a generic plan that is wrong for
     # skewed subtree filters (measured 113-135 ms instead of ~1 ms; perf-baselines.md section 3b).
     engine = sa.create_engine(
         url,
         hide_parameters=True,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         connect_args={"prepare_threshold": None},
     )
 
@@ -119,12 +123,19 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
+        self.side_engine: Engine | None = None
         if self.url.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
         elif self.url.get_backend_name() == "postgresql":
             self.engine = _postgres_engine(self.url)
             self.write_engine = self.engine
+            # A small pool of its own for work beside a request (the ranges of a statistics pass): a request
+            # that finds it busy does without at once (no wait), and never waits on the requests' pool while
+            # holding one of its connections.
+            self.side_engine = _postgres_engine(
+                self.url, pool_size=SIDE_POOL_SIZE, max_overflow=0, pool_timeout=0
+            )
         else:
             raise ValueError(f"unsupported database backend: {self.url.get_backend_name()}")
         # The same pool, each statement its own transaction (PostgreSQL): no BEGIN and ROLLBACK around it.
@@ -172,5 +183,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.side_engine is not None:
+            self.side_engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()

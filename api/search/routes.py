@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.auth.permissions import Permission
 from api.auth.security import Actor
-from api.deps import Require, SessionDep
+from api.deps import ContextDep, Require, SessionDep
 from api.problems import problem_responses
 from api.routing import SessionRoute
 from api.search import service as search_service
@@ -32,12 +32,17 @@ StatsReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.
 def case_stats(
     query: Annotated[StatsQuery, Query()],
     session: SessionDep,
+    ctx: ContextDep,
     actor: StatsReader,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> StatsRead | Response:
     """Count the cases you may see, and their victims, per category, year, month, place, employer or status."""
     stats = search_service.case_stats(
-        session=session, actor=actor, filters=SearchFilters.from_query(query), group_by=query.group_by
+        session=session,
+        actor=actor,
+        filters=SearchFilters.from_query(query),
+        group_by=query.group_by,
+        side=ctx.db.side_engine,
     )
     wants_csv = query.format == "csv" or (query.format is None and "text/csv" in (accept or ""))
     if wants_csv:

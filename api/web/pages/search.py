@@ -264,7 +264,11 @@ def _stats(request: Request, session: Session, actor: Actor) -> tuple[FormState,
     try:
         query = StatsQuery.model_validate({**filter_data(values), "group_by": values["group_by"]})
         stats = search_service.case_stats(
-            session=session, actor=actor, filters=SearchFilters.from_query(query), group_by=query.group_by
+            session=session,
+            actor=actor,
+            filters=SearchFilters.from_query(query),
+            group_by=query.group_by,
+            side=request.app.state.ctx.db.side_engine,
         )
     except ValidationError as exc:
         add_validation_errors(state, exc)

@@ -10,8 +10,10 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from api.db import normalise_url
 from tests.api.search.test_facets import change
 from tests.api.search.world import CANARY, Built, World, build_world, fold
 from tests.conftest import Account
@@ -86,14 +88,49 @@ GROUPS = ["category", "year", "month", "country", "region", "employer", "victim_
 def test_stats_equal_brute_force_counts_for_every_grouping_and_filter(
     client: TestClient, world: World, accounts: dict[str, Account], role: str
 ) -> None:
+    assert_stats_equal_brute_force(client, world, accounts[role], role)
+
+
+def test_stats_read_in_ranges_of_pages_at_once_equal_brute_force_counts(
+    client: TestClient,
+    world: World,
+    accounts: dict[str, Account],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL shares a large table's pages out among connections")
+    from api.search import service
+
+    engine = sa.create_engine(
+        normalise_url(database_url), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    try:
+        with engine.connect() as conn:
+            # One case to a page, so that this small world spans many pages; then relpages, from which the
+            # ranges are cut, counts them.
+            conn.execute(sa.text("ALTER TABLE case_record SET (fillfactor = 10)"))
+            conn.execute(sa.text("VACUUM FULL case_record"))
+            conn.execute(sa.text("ANALYZE case_record"))
+            pages = conn.execute(
+                sa.text("SELECT relpages FROM pg_class WHERE relname = 'case_record'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert pages >= 6  # so that each of the three ranges holds cases
+    monkeypatch.setattr(service, "SPLIT_PAGES", 0)
+    monkeypatch.setattr(service, "SPLIT_WAYS", 3)
+    for role in ("researcher", "documenter"):
+        assert_stats_equal_brute_force(client, world, accounts[role], role)
+
+
+def assert_stats_equal_brute_force(client: TestClient, world: World, account: Account, role: str) -> None:
     visible = world.visible_to(role)
     for params, predicate in FILTERS:
         cases = [c for c in visible if predicate(world, c)]
         for group_by in GROUPS:
             body = ok(
-                client.get(
-                    f"{API}/stats", params={**params, "group_by": group_by}, headers=accounts[role].headers
-                )
+                client.get(f"{API}/stats", params={**params, "group_by": group_by}, headers=account.headers)
             )
             expected, total_cases, total_people = brute_force(world, cases, group_by)
             got = {g["key"]: (g["cases"], g["people"]) for g in body["groups"]}
