@@ -104,8 +104,9 @@ def _postgres_engine(
         try:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
-            # The pool closes this connection and checks out another (SQLAlchemy's documented protocol).
-            raise sa.exc.DisconnectionError("a pooled connection was lost while idle") from exc
+            # The server went away (a restart, a failover): the pool reconnects this connection, and replaces
+            # every other one it holds before handing it out (SQLAlchemy's checkout protocol).
+            raise sa.exc.InvalidatePoolError("a pooled connection was lost while idle") from exc
 
     return engine
 

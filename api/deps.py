@@ -51,8 +51,10 @@ async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Sessio
 
 
 async def get_statement_session(ctx: ContextDep) -> AsyncIterator[Session]:
-    """A read session whose statements each see the data as it is then (api.db.Database.statement_session):
-    closing it does no I/O, as nothing is left to roll back."""
+    """A read session whose statements each see the data as it is then (api.db.Database.statement_session).
+
+    On PostgreSQL closing it does no I/O (nothing is left to roll back); on SQLite it holds a read transaction,
+    which api.routing.SessionRoute has already closed in the endpoint's worker thread."""
     session = ctx.db.statement_session()
     try:
         yield session

@@ -253,7 +253,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not exc.connection_invalidated:
             return await _unexpected(request, exc)
         # The database went away under this request (a restart, a failover). The pool reconnects, so a read may
-        # be sent again; a write's open transaction was not committed, but one committed before the loss was.
+        # be sent again; whether a write was saved is unknown (the loss may have come during or after COMMIT).
         log.warning("database connection lost in %s %s", request.method, _route(request))
         unavailable = ServiceUnavailable("The connection to the database was lost. Try again in a moment.")
         return problem_response(unavailable.to_problem(instance=request.url.path), {"Retry-After": "1"})

@@ -37,7 +37,7 @@ def test_an_index_hint_reaches_sqlite_and_is_ignored_elsewhere(database_url: str
 # ---- PostgreSQL connections lost while pooled ---------------------------------------------------------------
 
 
-def _drop_every_other_connection(database_url: str) -> int:
+def drop_every_other_connection(database_url: str) -> int:
     """Do what a database restart or a failover does to the application's pooled connections."""
     admin = sa.create_engine(
         normalise_url(database_url), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
@@ -56,7 +56,7 @@ def _drop_every_other_connection(database_url: str) -> int:
         admin.dispose()
 
 
-def _needs_postgres(database_url: str) -> None:
+def needs_postgres(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("an embedded SQLite database has no server to lose")
 
@@ -64,10 +64,10 @@ def _needs_postgres(database_url: str) -> None:
 def test_connections_dropped_while_idle_are_replaced_before_a_request_gets_one(
     database_url: str, client: TestClient, researcher: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs_postgres(database_url)
+    needs_postgres(database_url)
     assert client.get("/api/v1/cases", headers=researcher.headers).status_code == 200
     monkeypatch.setattr(api.db, "PING_AFTER_IDLE_SECONDS", 0.05)
-    assert _drop_every_other_connection(database_url) >= 1
+    assert drop_every_other_connection(database_url) >= 1
     time.sleep(0.1)  # idle for longer than PING_AFTER_IDLE_SECONDS: tested, found dead, replaced
     for _ in range(3):
         answer = client.get("/api/v1/cases", headers=researcher.headers)
@@ -77,10 +77,10 @@ def test_connections_dropped_while_idle_are_replaced_before_a_request_gets_one(
 def test_a_connection_lost_under_a_request_answers_503_and_the_retry_succeeds(
     database_url: str, client: TestClient, researcher: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs_postgres(database_url)
+    needs_postgres(database_url)
     assert client.get("/api/v1/cases", headers=researcher.headers).status_code == 200
     monkeypatch.setattr(api.db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # a connection used a moment ago: no test
-    assert _drop_every_other_connection(database_url) >= 1
+    assert drop_every_other_connection(database_url) >= 1
     lost = client.get("/api/v1/cases", headers=researcher.headers)
     assert lost.status_code == 503
     assert lost.headers["content-type"].startswith("application/problem+json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import re
 import uuid
@@ -34,6 +35,8 @@ from api.search.text import fts5_query, snippet
 from schemas.base import Page
 from schemas.enums import DatePrecision
 from schemas.search import CaseHit, StatsGroup, StatsRead
+
+log = logging.getLogger("precedent.search")
 
 CURSOR_KIND = "cases"
 
@@ -437,7 +440,15 @@ def _grouped_rows(session: Session, grouped: Any, side: sa.Engine | None) -> Seq
     """The rows of the grouped statement: on a large PostgreSQL table, from SPLIT_WAYS ranges of its pages
     read at once in the session's snapshot (the same key may then come once per range)."""
     conn = session.connection()
-    if side is None or conn.dialect.name != "postgresql" or SPLIT_WAYS < 2:
+    if (
+        side is None
+        or conn.dialect.name != "postgresql"
+        or SPLIT_WAYS < 2
+        # 16 and later concatenate in parallel by themselves
+        or (conn.dialect.server_version_info or (0,)) >= (16,)
+        # a snapshot exported outside a transaction is gone before anyone can import it
+        or conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    ):
         return conn.execute(grouped).all()
     pages = int(
         conn.execute(
@@ -452,6 +463,9 @@ def _grouped_rows(session: Session, grouped: Any, side: sa.Engine | None) -> Seq
             for _ in range(SPLIT_WAYS):
                 helpers.append(side.connect())
         except sa.exc.TimeoutError:  # the side pool is busy with other requests' ranges
+            return conn.execute(grouped).all()
+        except sa.exc.DBAPIError as exc:  # e.g. the server refuses another connection: this one will do
+            log.warning("statistics read in one pass: no side connection (%s)", type(exc.orig).__name__)
             return conn.execute(grouped).all()
         # Exported from the request's transaction, imported by each range's: the ranges see the same rows,
         # and no case written meanwhile is counted in one range and missed in another.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
@@ -95,6 +96,10 @@ class WebRoute(SessionRoute):
                 # Only path and query parameters are declared on pages: a malformed id is a missing page.
                 return error_page(request, 404)
             except Exception as exc:
+                if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+                    # The database went away under this page (as api.problems answers the API): try again.
+                    log.warning("database connection lost in %s %s", request.method, path)
+                    return error_page(request, 503, retry_after=1)
                 # Frames only and the route template: messages and URLs can carry names (see api.problems).
                 frames = "".join(traceback.format_tb(exc.__traceback__))
                 log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, path, frames)

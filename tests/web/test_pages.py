@@ -14,8 +14,10 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+import api.db
 from api.web import routes as web_routes
 from tests.conftest import Account
+from tests.test_db import drop_every_other_connection, needs_postgres
 from tests.web.conftest import sign_in
 from tests.web.world import World, build_world
 
@@ -124,3 +126,17 @@ def test_error_pages_are_pages_not_problem_documents(
         assert response.headers["content-type"].startswith("text/html"), url
         assert "Traceback" not in response.text
         assert "<h1>" in response.text
+
+
+def test_a_web_page_whose_connection_was_lost_answers_503_and_the_reload_works(
+    database_url: str, browser: TestClient, researcher: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres(database_url)
+    sign_in(browser, researcher)
+    assert browser.get("/cases").status_code == 200
+    monkeypatch.setattr(api.db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    assert drop_every_other_connection(database_url) >= 1
+    lost = browser.get("/cases")
+    assert lost.status_code == 503
+    assert lost.headers["retry-after"] == "1"
+    assert browser.get("/cases").status_code == 200

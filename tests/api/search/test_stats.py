@@ -120,8 +120,21 @@ def test_stats_read_in_ranges_of_pages_at_once_equal_brute_force_counts(
     assert pages >= 6  # so that each of the three ranges holds cases
     monkeypatch.setattr(service, "SPLIT_PAGES", 0)
     monkeypatch.setattr(service, "SPLIT_WAYS", 3)
-    for role in ("researcher", "documenter"):
-        assert_stats_equal_brute_force(client, world, accounts[role], role)
+    side = client.app.state.ctx.db.side_engine  # type: ignore[attr-defined]
+    taken: list[int] = []
+
+    def count_checkout(*_args: object) -> None:
+        taken.append(1)
+
+    sa.event.listen(side, "checkout", count_checkout)
+    try:
+        for role in ("researcher", "documenter"):
+            assert_stats_equal_brute_force(client, world, accounts[role], role)
+    finally:
+        sa.event.remove(side, "checkout", count_checkout)
+    # Each statistics request read its three ranges through the side pool (not one pass).
+    requests = 2 * len(FILTERS) * len(GROUPS)
+    assert len(taken) == 3 * requests
 
 
 def assert_stats_equal_brute_force(client: TestClient, world: World, account: Account, role: str) -> None:
