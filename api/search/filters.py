@@ -206,7 +206,7 @@ def case_conditions(
     if f.category:
         snap = taxonomy_service.snapshot(session)
         subtrees = [
-            taxonomy_service.subtree_codes(session=session, code=code, field="query.category")
+            taxonomy_service.subtree_codes(session=session, code=code, field="query.category", snap=snap)
             for code in f.category
         ]
         pairs = list(zip(f.category, subtrees, strict=True))

@@ -319,9 +319,13 @@ def resolve_case_codes(*, session: Session, codes: list[str]) -> tuple[list[str]
     return resolved, notices
 
 
-def subtree_codes(*, session: Session, code: str, field: str = "query.category") -> list[str]:
-    """Return `code` and every code filed below it (retired codes included), or a 422 naming an unknown code."""
-    snap = snapshot(session)
+def subtree_codes(
+    *, session: Session, code: str, field: str = "query.category", snap: Snapshot | None = None
+) -> list[str]:
+    """Return `code` and every code filed below it (retired codes included), or a 422 naming an unknown code.
+
+    `snap`: a snapshot the caller has just taken (else one is taken: one query)."""
+    snap = snapshot(session) if snap is None else snap
     codes = snap.subtree.get(code)
     if codes is None:
         raise ValidationProblem.single(field, f"unknown taxonomy code {code!r}", "unknown_code")
