@@ -470,23 +470,22 @@ def _grouped_rows(session: Session, grouped: Any, side: sa.Engine | None) -> Seq
         # Exported from the request's transaction, imported by each range's: the ranges see the same rows,
         # and no case written meanwhile is counted in one range and missed in another.
         snapshot = str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
-        if not re.fullmatch(
-            r"[0-9A-F]+(-[0-9A-F]+)+", snapshot
-        ):  # written into SET, which takes no parameter
+        # Written into SET, which takes no parameter: it must be the identifier PostgreSQL makes.
+        if not re.fullmatch(r"[0-9A-F]+(-[0-9A-F]+)+", snapshot):
             raise RuntimeError("unexpected snapshot identifier from PostgreSQL")
         for helper in helpers:
             helper.execution_options(isolation_level="REPEATABLE READ")
             helper.execute(sa.text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             helper.execute(sa.text("SET LOCAL jit = off"))
-        # A range covers whole pages (tuple ids "(page,item)"); the last is open-ended, for pages added since
-        # relpages was estimated.
+        # A range covers whole pages (tuple ids "(page,item)", written from integers computed here); the last
+        # is open-ended, for pages added since relpages was estimated.
         bounds: list[int | None] = [pages * i // SPLIT_WAYS for i in range(SPLIT_WAYS)]
         ctid: sa.ColumnClause[Any] = sa.literal_column("case_record.ctid")
 
         def read(helper: sa.Connection, lo: int, hi: int | None) -> list[Any]:
-            part = grouped.where(ctid >= sa.cast(sa.literal(f"({lo},0)"), _TID))
+            part = grouped.where(ctid >= sa.literal_column(f"'({int(lo)},0)'::tid"))
             if hi is not None:
-                part = part.where(ctid < sa.cast(sa.literal(f"({hi},0)"), _TID))
+                part = part.where(ctid < sa.literal_column(f"'({int(hi)},0)'::tid"))
             return list(helper.execute(part).all())
 
         with ThreadPoolExecutor(max_workers=SPLIT_WAYS, thread_name_prefix="stats") as pool:
@@ -495,16 +494,6 @@ def _grouped_rows(session: Session, grouped: Any, side: sa.Engine | None) -> Seq
     finally:
         for helper in helpers:
             helper.close()  # rolls back
-
-
-class _Tid(sa.types.UserDefinedType[str]):
-    cache_ok = True
-
-    def get_col_spec(self, **_kw: Any) -> str:
-        return "tid"
-
-
-_TID = _Tid()
 
 
 def _label(labels: dict[str, Any], fallback: str) -> str:
