@@ -297,7 +297,7 @@ class Raw:
             [cat, "c.region_fold = ?", "c.date_hi >= ?"],
             ["minsk region", "2021-01-01"],
             "c.date_lo DESC, c.id DESC",
-            hint="ix_case_record_region_fold_date",
+            hint="ix_case_record_region_fold_walk",
         )
 
     def q2_leaf_page(self) -> dict[str, Any]:
@@ -312,7 +312,7 @@ class Raw:
             ["c.sector_fold = ?", "c.date_hi >= ?", "(c.victim_mask & ?) <> 0"],
             ["state industry", "2021-01-01", HELD_BITS],
             "c.date_lo DESC, c.id DESC",
-            hint="ix_case_record_sector_fold_date",
+            hint="ix_case_record_sector_fold_walk",
         )
 
     def q4_fulltext_be(self) -> dict[str, Any]:
@@ -327,14 +327,16 @@ class Raw:
             )
         word = "затрыманне" if self.pg else '"затрыманне"'
         # A common word: on SQLite, walk the newest-first index testing each case against the matches.
-        return self.page([match], [word], "c.created_at DESC, c.id DESC", hint="ix_case_record_created_at_id")
+        return self.page(
+            [match], [word], "c.created_at DESC, c.id DESC", hint="ix_case_record_created_at_walk"
+        )
 
     def q5_employer_range(self) -> dict[str, Any]:
         return self.page(
             ["c.employer_fold = ?", "c.date_hi >= ?", "c.date_lo <= ?"],
             ["belaruskali", "2020-08-01", "2021-12-31"],
             "c.date_lo DESC, c.id DESC",
-            hint="ix_case_record_employer_fold_date",
+            hint="ix_case_record_employer_fold_walk",
         )
 
     def q6_stats_category(self) -> dict[str, Any]:

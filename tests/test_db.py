@@ -21,7 +21,7 @@ def test_an_index_hint_reaches_sqlite_and_is_ignored_elsewhere(database_url: str
     db = Database(database_url)
     try:
         walk = sa.select(col(Case.id)).order_by(col(Case.created_at).desc()).limit(1)
-        good = walk.with_hint(Case, "INDEXED BY ix_case_record_created_at_id", "sqlite")
+        good = walk.with_hint(Case, "INDEXED BY ix_case_record_created_at_walk", "sqlite")
         bad = walk.with_hint(Case, "INDEXED BY ix_no_such_index", "sqlite")
         with db.engine.connect() as conn:
             assert conn.execute(good).all() == []

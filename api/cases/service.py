@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -435,26 +436,32 @@ def case_fields(
         tags = _tags_of(session, [c.id for c in cases])
     out = []
     for case in cases:
+        # A row's mapping reads a column in C; getattr on a row goes through Python (16 µs a case at thirty
+        # fields, most of a millisecond a page).
+        mapping = getattr(case, "_mapping", None)
+        value: Callable[[str], Any] = (
+            mapping.__getitem__ if mapping is not None else functools.partial(getattr, case)
+        )
         retracted = None
-        if case.retracted_at is not None and case.retracted_by is not None:
+        if value("retracted_at") is not None and value("retracted_by") is not None:
             retracted = RetractionRead(
-                at=case.retracted_at, by=case.retracted_by, reason=case.retraction_reason
+                at=value("retracted_at"), by=value("retracted_by"), reason=value("retraction_reason")
             )
         out.append(
             {
-                **{name: getattr(case, name) for name in _SCALAR_FIELDS},
-                "id": case.id,
-                "reference": case.reference,
-                "earliest": case.date_lo,
-                "latest": case.date_hi,
-                "tags": tags[case.id],
-                "categories": categories_of(case.category_codes, case.primary_category),
-                "primary_category": case.primary_category,
-                "created_by": case.created_by,
-                "created_at": case.created_at,
-                "updated_by": case.updated_by,
-                "updated_at": case.updated_at,
-                "version": case.version,
+                **{name: value(name) for name in _SCALAR_FIELDS},
+                "id": value("id"),
+                "reference": value("reference"),
+                "earliest": value("date_lo"),
+                "latest": value("date_hi"),
+                "tags": tags[value("id")],
+                "categories": categories_of(value("category_codes"), value("primary_category")),
+                "primary_category": value("primary_category"),
+                "created_by": value("created_by"),
+                "created_at": value("created_at"),
+                "updated_by": value("updated_by"),
+                "updated_at": value("updated_at"),
+                "version": value("version"),
                 "retracted": retracted,
                 "notices": notices or [],
             }
