@@ -233,6 +233,49 @@ def test_category_filters_on_a_walk_of_the_sort_index_return_what_a_brute_force_
             assert set(ids) == expected, (role, params)
 
 
+def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_rows(
+    client: TestClient, world: World, researcher: Account, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk meets every case in the page's order: reading each one's row for the visibility rule and the
+    filters (past the long texts, in overflow pages) made a region's page at a million cases 43 ms instead of 5."""
+    if database_url.startswith("postgresql"):
+        pytest.skip("only SQLite is told which index to walk; PostgreSQL keeps long texts out of its rows")
+    import sqlalchemy as sa
+
+    from api.search import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", 1)  # every page walks the index
+    walks: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "INDEXED BY" in statement and "case_record.title" not in statement:  # finding, not reading, cases
+            walks.append((statement, parameters))
+
+    questions = [
+        {"category": "A.LIB", "region": "ГРОДЗЕНСКАЯ вобласць", "date_from": "2019", "sort": "date"},
+        {
+            "employer": world.cases[0].spec.employer,
+            "victim_status": "detained",
+            "date_to": "2024",
+            "sort": "date",
+        },
+        {"sector": world.cases[0].spec.sector, "country": "BY", "status": "verified", "sort": "date_asc"},
+    ]
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
+    try:
+        for params in questions:
+            fetch_all(client, researcher, params)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
+    assert len(walks) >= len(questions)
+    with client.app.state.ctx.db.engine.connect() as conn:  # type: ignore[attr-defined]
+        for statement, parameters in walks:
+            plan = " / ".join(
+                row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            assert re.search(r"USING COVERING INDEX ix_case_record_\w+_walk", plan), (statement, plan)
+
+
 def test_the_filters_narrow_something(world: World) -> None:
     """Guard for the test above: the data set makes most filters select a proper, non-empty subset."""
     visible = world.visible_to("coordinator")
