@@ -190,10 +190,12 @@ def _resolve_categories(session: Session, codes: list[str]) -> tuple[list[str], 
     return taxonomy_service.resolve_case_codes(session=session, codes=codes)
 
 
-def _write_categories(session: Session, case_id: uuid.UUID, codes: list[str], primary: str | None) -> None:
-    session.execute(sa.delete(CaseCategory).where(CaseCategory.case_id == case_id))  # type: ignore[arg-type]
+def _write_categories(session: Session, case: Case, codes: list[str], primary: str | None) -> None:
+    session.execute(sa.delete(CaseCategory).where(CaseCategory.case_id == case.id))  # type: ignore[arg-type]
     for code in codes:
-        session.add(CaseCategory(case_id=case_id, code=code, is_primary=(code == primary)))
+        session.add(
+            CaseCategory(case_id=case.id, code=code, is_primary=(code == primary), created_at=case.created_at)
+        )
 
 
 def _write_tags(session: Session, case_id: uuid.UUID, tags: list[str]) -> None:
@@ -237,7 +239,7 @@ def create_case(*, session: Session, actor: Actor, case_in: CaseCreate) -> CaseR
     case.category_codes = search_index.category_signature(codes)
     session.add(case)
     session.flush()
-    _write_categories(session, case.id, codes, primary)
+    _write_categories(session, case, codes, primary)
     _write_tags(session, case.id, case_in.tags)
     search_index.index_case(session, case)
     changes = snapshot(case, [*_SCALAR_FIELDS, "reference"])
@@ -295,7 +297,7 @@ def update_case(
                 changes["primary_category"] = {"before": case.primary_category, "after": primary}
                 values["primary_category"] = primary
             values["category_codes"] = search_index.category_signature(codes)  # derived, not in the history
-            _write_categories(session, case.id, codes, primary)
+            _write_categories(session, case, codes, primary)
     if "tags" in given:
         current_tags = _current_tags(session, case.id)
         tags = list(dict.fromkeys(given["tags"]))

@@ -436,7 +436,15 @@ class Generator:
         batch.add("case_record", case)
         batch.case_years.append(created_at.year)
         for code in codes:
-            batch.add("case_category", {"case_id": case["id"], "code": code, "is_primary": code == leaf})
+            batch.add(
+                "case_category",
+                {
+                    "case_id": case["id"],
+                    "code": code,
+                    "is_primary": code == leaf,
+                    "created_at": case["created_at"],
+                },
+            )
         for tag in tags:
             batch.add("case_tag", {"case_id": case["id"], "tag": tag})
         if self.history:

@@ -157,13 +157,21 @@ class CaseCategory(SQLModel, table=True):
     """A taxonomy code a case is filed under; exactly one per case is primary."""
 
     __tablename__ = "case_category"
-    __table_args__ = (sa.Index("ix_case_category_code_case", "code", "case_id"),)
+    __table_args__ = (
+        sa.Index("ix_case_category_code_case", "code", "case_id"),
+        # A category's cases newest first, in one index: the default order of a search for one category
+        # finds its page by walking this instead of looking up and sorting every case filed under it (the
+        # newest 1,001 of a leaf's 7,463 cases at a million: 40 ms that way, 8 ms this way, on SQLite).
+        sa.Index("ix_case_category_code_created", "code", "created_at", "case_id"),
+    )
 
     case_id: uuid.UUID = Field(
         sa_type=sa.Uuid, foreign_key="case_record.id", primary_key=True, ondelete="CASCADE"
     )
     code: str = Field(sa_type=sa.String(64), primary_key=True)
     is_primary: bool = Field(default=False, nullable=False)
+    # The case's created_at, copied when the row is written (it never changes).
+    created_at: datetime = ts_field()
 
 
 class CaseTag(SQLModel, table=True):

@@ -182,12 +182,20 @@ def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], score
 
 
 def case_conditions(
-    *, session: Session, actor: Actor, filters: SearchFilters, walking: bool = False
+    *,
+    session: Session,
+    actor: Actor,
+    filters: SearchFilters,
+    walking: bool = False,
+    leaf: list[str] | None = None,
 ) -> list[sa.ColumnElement[bool]]:
     """SQL conditions on `Case` selecting the unretracted cases `actor` may see that meet `filters`.
 
     `walking`: for a walk of an index in the page's order, which meets every case in turn: categories are
     then tested on each case's own codes, in its row, not looked up in case_category for each.
+    `leaf`: when the filters name one category that stands for one code only (a leaf, with nothing filed
+    under it), and no place or employer leads, that code is appended to `leaf` and left out of the
+    conditions: the caller joins case_category on it (api.search.service walks its newest-first index).
     """
     from api.taxonomy import service as taxonomy_service
 
@@ -209,17 +217,22 @@ def case_conditions(
             taxonomy_service.subtree_codes(session=session, code=code, field="query.category", snap=snap)
             for code in f.category
         ]
-        pairs = list(zip(f.category, subtrees, strict=True))
-        groups = [[pair] for pair in pairs] if f.category_match == "all" else [pairs]
-        for group in groups:
-            if walking or f.driving_facet() is not None:
-                # Another facet's index finds the candidates: test each one's own codes, in its row.
-                conditions.append(_filed_under(session, group, snap.nodes))
-            else:
-                codes = sorted({c for _, subtree in group for c in subtree})
-                conditions.append(
-                    col(Case.id).in_(select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes)))
-                )
+        if leaf is not None and len(subtrees) == 1 and len(subtrees[0]) == 1 and f.driving_facet() is None:
+            leaf.append(subtrees[0][0])
+        else:
+            pairs = list(zip(f.category, subtrees, strict=True))
+            groups = [[pair] for pair in pairs] if f.category_match == "all" else [pairs]
+            for group in groups:
+                if walking or f.driving_facet() is not None:
+                    # Another facet's index finds the candidates: test each one's own codes, in its row.
+                    conditions.append(_filed_under(session, group, snap.nodes))
+                else:
+                    codes = sorted({c for _, subtree in group for c in subtree})
+                    conditions.append(
+                        col(Case.id).in_(
+                            select(CaseCategory.case_id).where(col(CaseCategory.code).in_(codes))
+                        )
+                    )
     if f.date_from is not None:
         conditions.append(col(Case.date_hi) >= f.date_from)
     if f.date_to is not None:

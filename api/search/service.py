@@ -26,7 +26,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.exports.cells import spreadsheet_safe
-from api.models import Case, CaseTag, Testimony
+from api.models import Case, CaseCategory, CaseTag, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search import index as search_index
@@ -117,10 +117,13 @@ def _float(value: Any) -> float:
     return float(value)
 
 
-def _after(key: Any, descending: bool, value: Any, after_id: uuid.UUID) -> sa.ColumnElement[bool]:
+def _after(
+    key: Any, descending: bool, value: Any, after_id: uuid.UUID, id_column: Any = None
+) -> sa.ColumnElement[bool]:
+    id_column = col(Case.id) if id_column is None else id_column
     if descending:
-        return sa.or_(key < value, sa.and_(key == value, col(Case.id) < after_id))
-    return sa.or_(key > value, sa.and_(key == value, col(Case.id) > after_id))
+        return sa.or_(key < value, sa.and_(key == value, id_column < after_id))
+    return sa.or_(key > value, sa.and_(key == value, id_column > after_id))
 
 
 def _position(
@@ -156,8 +159,9 @@ def count_up_to(*, session: Session, actor: Actor, filters: SearchFilters) -> in
     return _count_capped(session, select(sa.literal(1)).select_from(Case).where(*conditions))
 
 
-def _ordering(key: Any, descending: bool) -> list[Any]:
-    return [key.desc(), col(Case.id).desc()] if descending else [key.asc(), col(Case.id).asc()]
+def _ordering(key: Any, descending: bool, id_column: Any = None) -> list[Any]:
+    id_column = col(Case.id) if id_column is None else id_column
+    return [key.desc(), id_column.desc()] if descending else [key.asc(), id_column.asc()]
 
 
 def _walk_index(filters: SearchFilters, sort: str) -> str:
@@ -215,7 +219,22 @@ def search_cases(
 
     The total counts up to COUNT_CAP matches (then `total_exact` is false) unless `exact_total` is set.
     """
-    conditions = case_conditions(session=session, actor=actor, filters=filters)
+    # Newest first in one category that stands for one code: its cases are walked in that order in
+    # case_category's (code, created_at) index, joined to each case, instead of looking every one of them up
+    # and sorting them all (a leaf's first page at a million cases: 40 ms that way, 8 ms this way, SQLite).
+    leaf: list[str] = []
+    conditions = case_conditions(
+        session=session, actor=actor, filters=filters, leaf=leaf if sort == "newest" else None
+    )
+    filed = (
+        sa.and_(col(CaseCategory.case_id) == col(Case.id), col(CaseCategory.code) == leaf[0])
+        if leaf
+        else None
+    )
+
+    def joined(statement: Any) -> Any:
+        return statement if filed is None else statement.join(CaseCategory, filed)
+
     fingerprint = filters.fingerprint()
     walk = _walk_index(filters, sort)
     # SQLite counts in the page's order (the filters often favour recent cases, which that order meets
@@ -229,12 +248,15 @@ def search_cases(
     first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor else None
     count: Any = (
         # The ids as stored (32 hex digits on SQLite): only the page's few become UUIDs.
-        sa.select(sa.type_coerce(col(Case.id), sa.String))
+        sa.select(sa.type_coerce(col(Case.id), sa.String)).select_from(Case)
         if first_page is not None
         else select(sa.literal(1)).select_from(Case)
-    ).where(*conditions)
+    )
+    count = joined(count).where(*conditions)
     by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
-    if sort in _ORDERS and (by_facet or sqlite):
+    if filed is not None and sqlite:
+        count = count.order_by(*_ordering(col(CaseCategory.created_at), True, col(CaseCategory.case_id)))
+    elif sort in _ORDERS and (by_facet or sqlite):
         count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
         if by_facet or (
             sqlite and filters.terms and not _narrowed(filters) and _common_words(session, filters)
@@ -252,11 +274,14 @@ def search_cases(
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
             session.connection()
-            .execute(sa.select(sa.func.count()).select_from(Case).where(*conditions))
+            .execute(joined(sa.select(sa.func.count()).select_from(Case)).where(*conditions))
             .scalar_one()
             if exact_total
             else COUNT_CAP
         )
+    # The column that orders the cases with the same sort key: the case id, from case_record or case_category.
+    tie: Any = None
+    key: Any
     if sort == "relevance":
         if not filters.terms:
             raise ValidationProblem.single("query.sort", "sort=relevance needs q", "missing")
@@ -283,8 +308,19 @@ def search_cases(
         # that overestimates the matches walks the whole sort index instead (PostgreSQL did: 450 ms for 1 row).
         order = _ORDERS[sort]
         key = order.column
-        matches = select(col(Case.id)).where(*conditions).cte("matches").prefix_with("MATERIALIZED")
+        matches = (
+            joined(select(col(Case.id)).select_from(Case))
+            .where(*conditions)
+            .cte("matches")
+            .prefix_with("MATERIALIZED")
+        )
         query = page.add_columns(key.label(_SORT_KEY)).join(matches, matches.c.id == col(Case.id))
+    elif filed is not None:
+        # Many matches in one code, newest first: walk its cases in case_category's (code, created_at) index,
+        # ordered and resumed by that copy of the case's created_at (and its case id: the same cursor).
+        order = _ORDERS[sort]
+        key, tie = col(CaseCategory.created_at), col(CaseCategory.case_id)
+        query = joined(page.add_columns(key.label(_SORT_KEY))).where(*conditions)
     else:
         # Many matches: walk the sort order's index; a page is found within about N / total rows per item.
         # SQLite would rather read and sort every match, so it is told which index to walk. PostgreSQL
@@ -305,12 +341,14 @@ def search_cases(
         )
     if cursor:
         value, after_id = _position(secret, cursor, sort=sort, fingerprint=fingerprint, parse=order.parse)
-        query = query.where(_after(key, order.descending, value, after_id))
-    query = query.order_by(*_ordering(key, order.descending)).limit(sa.literal_column(str(int(limit) + 1)))
+        query = query.where(_after(key, order.descending, value, after_id, tie))
+    query = query.order_by(*_ordering(key, order.descending, tie)).limit(
+        sa.literal_column(str(int(limit) + 1))
+    )
     # Rows of the case's columns, not ORM objects: a page is read once and never changed here.
     if first_page is not None:  # the page's cases are known (in order): read them by id
         place = {uuid.UUID(row[0]): i for i, row in enumerate(first_page[: int(limit) + 1])}
-        by_id = page.add_columns(key.label(_SORT_KEY)).where(col(Case.id).in_(list(place)))
+        by_id = page.add_columns(order.column.label(_SORT_KEY)).where(col(Case.id).in_(list(place)))
         rows = sorted(session.connection().execute(by_id).all(), key=lambda row: place[row.id])
     else:
         rows = list(session.connection().execute(query).all())

@@ -233,6 +233,51 @@ def test_category_filters_on_a_walk_of_the_sort_index_return_what_a_brute_force_
             assert set(ids) == expected, (role, params)
 
 
+@pytest.mark.parametrize("cap", [1000, 1])
+def test_one_leaf_newest_first_pages_each_of_its_cases_once_in_order(
+    client: TestClient, world: World, accounts: dict[str, Account], cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A category that stands for one code, newest first, is walked in case_category's (code, created_at)
+    index: the same cases, in the same order, as a brute-force sort, whether its matches are few or many."""
+    import sqlalchemy as sa
+
+    from api.search import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", cap)
+    statements: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
+    try:
+        for role in ("coordinator", "researcher"):
+            expected = {c.id for c in world.visible_to(role) if under(c.spec.categories, "A.LIB.ARREST")}
+            assert len(expected) >= (2 if role == "coordinator" else 1)
+            for limit in (1, 2, 5):
+                items: list[dict[str, Any]] = []
+                cursor = None
+                while True:
+                    query = {
+                        "category": "A.LIB.ARREST",
+                        "limit": limit,
+                        **({"cursor": cursor} if cursor else {}),
+                    }
+                    page = ok(client.get(f"{API}/cases", params=query, headers=accounts[role].headers))
+                    items += page["items"]
+                    cursor = page["next_cursor"]
+                    if cursor is None:
+                        break
+                ids = [i["id"] for i in items]
+                assert sorted(ids) == sorted(expected), (role, limit)
+                newest_first = sorted(items, key=lambda i: (i["created_at"], i["id"]), reverse=True)
+                assert ids == [i["id"] for i in newest_first], (role, limit)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
+    # The walk of case_category's index ran (and not only the look-up of each case).
+    assert any("JOIN case_category ON" in s for s in statements)
+
+
 def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_rows(
     client: TestClient, world: World, researcher: Account, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
