@@ -301,11 +301,11 @@ class Raw:
         )
 
     def q2_leaf_page(self) -> dict[str, Any]:
-        cat, codes = self.category("C.DIS.DISMISSAL")
-        # Counted through case_category; on PostgreSQL, the page's walk of the newest-first index tests each
-        # case's own codes instead, as the app does past the count cap.
-        own = " OR ".join("strpos(' ' || c.category_codes || ' ', ' ' || ? || ' ') > 0" for _ in codes)
-        return self.page([cat], codes, "c.created_at DESC, c.id DESC", walk=[f"({own})"])
+        # A leaf (one code), newest first, as the app finds it: its cases walked in case_category's
+        # (code, created_at) index, each joined to its case.
+        (code,) = self.subtree["C.DIS.DISMISSAL"]
+        join = "JOIN case_category cc ON cc.case_id = c.id AND cc.code = ?"
+        return self.page([], [code], "cc.created_at DESC, cc.case_id DESC", join=join)
 
     def q3_held_state_industry(self) -> dict[str, Any]:
         return self.page(

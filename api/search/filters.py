@@ -194,8 +194,9 @@ def case_conditions(
     `walking`: for a walk of an index in the page's order, which meets every case in turn: categories are
     then tested on each case's own codes, in its row, not looked up in case_category for each.
     `leaf`: when the filters name one category that stands for one code only (a leaf, with nothing filed
-    under it), and no place or employer leads, that code is appended to `leaf` and left out of the
-    conditions: the caller joins case_category on it (api.search.service walks its newest-first index).
+    under it), and no place, employer, sector or region filter leads, that code is appended to `leaf` and
+    left out of the conditions: the caller joins case_category on it (api.search.service walks its
+    newest-first index).
     """
     from api.taxonomy import service as taxonomy_service
 
