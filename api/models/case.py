@@ -8,7 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from api.models.base import Audited, fk_field, str_field, text_field, ts_field, uuid_pk
+from api.models.base import Audited, UTCDateTime, fk_field, str_field, text_field, ts_field, uuid_pk
 
 # The columns the two covering indexes of case_record hold after their leading ones (SQLite only).
 FACET_COLUMNS = (
@@ -170,8 +170,9 @@ class CaseCategory(SQLModel, table=True):
     )
     code: str = Field(sa_type=sa.String(64), primary_key=True)
     is_primary: bool = Field(default=False, nullable=False)
-    # The case's created_at, copied when the row is written (it never changes).
-    created_at: datetime = ts_field()
+    # The case's created_at, copied when the row is written (it never changes). No default: a writer that
+    # left it out would file the case under the time of writing, and the newest-first walk would misplace it.
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class CaseTag(SQLModel, table=True):

@@ -66,21 +66,18 @@ _SORT_INDEX = {
     "updated": "ix_case_record_updated_at_walk",
 }
 
-# A page's rows: the columns of case_record a hit shows (not the search facets kept for the filters and the
-# statistics, victim_ids among them), then the sort key (added per query: built once, the columns are not
-# coerced again for every request; each column left out is one less to read, convert and key per request).
-_FACETS = {
-    "region_fold",
-    "place_fold",
-    "employer_fold",
-    "sector_fold",
-    "victims",
-    "victim_mask",
-    "victim_people",
-    "victim_statuses",
-    "victim_ids",
-}
-_COLUMNS = tuple(c for c in Case.__table__.columns if c.name not in _FACETS)  # type: ignore[attr-defined]
+# A page's rows: the columns of case_record a hit shows (api.cases.service.case_fields), never the search
+# facets kept for the filters and the statistics (victim_ids among them), then the sort key (added per query:
+# built once, the columns are not coerced again for every request; each column not read is one less to
+# transfer, convert and key per request). A list of what is shown, so that a column added later is not read.
+_SHOWN = (
+    *("id", "reference", "title", "summary", "narrative", "occurred_from", "occurred_to", "date_precision"),
+    *("date_lo", "date_hi", "country", "region", "place", "employer", "sector", "status", "confidentiality"),
+    *("urgent", "urgency_reason", "language", "primary_category", "location_type", "violation_status"),
+    *("category_codes", "created_by", "created_at", "updated_by", "updated_at", "version"),
+    *("retracted_at", "retracted_by", "retraction_reason"),
+)
+_COLUMNS = tuple(Case.__table__.columns[name] for name in _SHOWN)  # type: ignore[attr-defined]
 _PAGE = sa.select(*_COLUMNS)
 # On PostgreSQL, with each case's tags (a tag is one line: schemas.base.Tag), one round trip fewer. The planner
 # looks them up for the page's rows only, after its sort and LIMIT; SQLite would look them up for every match

@@ -27,7 +27,9 @@ def upgrade() -> None:
         "UPDATE case_category SET created_at = "
         "(SELECT c.created_at FROM case_record c WHERE c.id = case_category.case_id)"
     )
-    # Every row has its case (a foreign key with ON DELETE CASCADE), so none is left empty.
+    # A row whose case is gone (left by a bulk load with foreign keys off) has no time to copy: it filed
+    # nothing that can be found, and is dropped rather than left to fail the NOT NULL below.
+    op.execute("DELETE FROM case_category WHERE created_at IS NULL")
     with op.batch_alter_table("case_category") as batch:
         batch.alter_column("created_at", existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_index("ix_case_category_code_created", "case_category", ["code", "created_at", "case_id"])

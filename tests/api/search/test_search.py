@@ -238,7 +238,8 @@ def test_one_leaf_newest_first_pages_each_of_its_cases_once_in_order(
     client: TestClient, world: World, accounts: dict[str, Account], cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A category that stands for one code, newest first, is walked in case_category's (code, created_at)
-    index: the same cases, in the same order, as a brute-force sort, whether its matches are few or many."""
+    index: the same cases, in the same order, as a brute-force sort, whether its matches are few or many, and
+    a case filed under it later keeps its place by its own creation time."""
     import sqlalchemy as sa
 
     from api.search import service
@@ -249,33 +250,55 @@ def test_one_leaf_newest_first_pages_each_of_its_cases_once_in_order(
     def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         statements.append(statement)
 
+    def check(role: str, expected: set[str]) -> None:
+        for limit in (1, 2, 5):
+            items: list[dict[str, Any]] = []
+            cursor = None
+            while True:
+                query = {"category": "A.LIB.ARREST", "limit": limit, **({"cursor": cursor} if cursor else {})}
+                page = ok(client.get(f"{API}/cases", params=query, headers=accounts[role].headers))
+                items += page["items"]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            ids = [i["id"] for i in items]
+            assert sorted(ids) == sorted(expected), (role, limit)
+            newest_first = sorted(items, key=lambda i: (i["created_at"], i["id"]), reverse=True)
+            assert ids == [i["id"] for i in newest_first], (role, limit)
+
+    def filed(role: str) -> set[str]:
+        return {c.id for c in world.visible_to(role) if under(c.spec.categories, "A.LIB.ARREST")}
+
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
     try:
+        assert len(filed("coordinator")) >= 2 and filed("researcher")
         for role in ("coordinator", "researcher"):
-            expected = {c.id for c in world.visible_to(role) if under(c.spec.categories, "A.LIB.ARREST")}
-            assert len(expected) >= (2 if role == "coordinator" else 1)
-            for limit in (1, 2, 5):
-                items: list[dict[str, Any]] = []
-                cursor = None
-                while True:
-                    query = {
-                        "category": "A.LIB.ARREST",
-                        "limit": limit,
-                        **({"cursor": cursor} if cursor else {}),
-                    }
-                    page = ok(client.get(f"{API}/cases", params=query, headers=accounts[role].headers))
-                    items += page["items"]
-                    cursor = page["next_cursor"]
-                    if cursor is None:
-                        break
-                ids = [i["id"] for i in items]
-                assert sorted(ids) == sorted(expected), (role, limit)
-                newest_first = sorted(items, key=lambda i: (i["created_at"], i["id"]), reverse=True)
-                assert ids == [i["id"] for i in newest_first], (role, limit)
+            check(role, filed(role))
+        # The oldest case the researcher sees outside the leaf is filed under it too: it must come after the
+        # newer ones, by its own creation time, not by the time it was filed.
+        later = next(
+            c for c in world.visible_to("researcher") if not under(c.spec.categories, "A.LIB.ARREST")
+        )
+        url = f"{API}/cases/{later.id}"
+        before = ok(client.get(url, headers=accounts["coordinator"].headers))
+        etag = client.get(url, headers=accounts["coordinator"].headers).headers["ETag"]
+        ok(
+            client.patch(
+                url,
+                json={"categories": [*before["categories"], "A.LIB.ARREST"]},
+                headers={**accounts["coordinator"].headers, "If-Match": etag},
+            )
+        )
+        for role in ("coordinator", "researcher"):
+            check(role, filed(role) | {later.id})
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
-    # The walk of case_category's index ran (and not only the look-up of each case).
+    # The category's own index was read: joined for every count and page, walked in order past the cap.
     assert any("JOIN case_category ON" in s for s in statements)
+    if cap == 1:
+        assert any(
+            "ORDER BY case_category.created_at DESC, case_category.case_id DESC" in s for s in statements
+        )
 
 
 def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_rows(
@@ -306,19 +329,22 @@ def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_ro
         },
         {"sector": world.cases[0].spec.sector, "country": "BY", "status": "verified", "sort": "date_asc"},
     ]
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
-    try:
-        for params in questions:
+    facets = ["region", "employer", "sector"]
+    for params, facet in zip(questions, facets, strict=True):
+        walks.clear()
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
+        try:
             fetch_all(client, researcher, params)
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
-    assert len(walks) >= len(questions)
-    with client.app.state.ctx.db.engine.connect() as conn:  # type: ignore[attr-defined]
-        for statement, parameters in walks:
-            plan = " / ".join(
-                row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            )
-            assert re.search(r"USING COVERING INDEX ix_case_record_\w+_walk", plan), (statement, plan)
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
+        assert walks, params
+        with client.app.state.ctx.db.engine.connect() as conn:  # type: ignore[attr-defined]
+            for statement, parameters in walks:
+                plan = " / ".join(
+                    row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                )
+                covering = rf"(SEARCH|SCAN) case_record USING COVERING INDEX ix_case_record_{facet}_fold_walk"
+                assert re.search(covering, plan), (statement, plan)
 
 
 def test_the_filters_narrow_something(world: World) -> None:
