@@ -81,9 +81,10 @@ _SHOWN = (
 )
 _COLUMNS = tuple(Case.__table__.columns[name] for name in _SHOWN)  # type: ignore[attr-defined]
 _PAGE = sa.select(*_COLUMNS)
-# On PostgreSQL, with each case's tags (a tag is one line: schemas.base.Tag), one round trip fewer. The planner
-# looks them up for the page's rows only, after its sort and LIMIT; SQLite would look them up for every match
-# before sorting (all of them, sorted by relevance), so there they are read by a query of their own.
+# With each case's tags (a tag is one line: schemas.base.Tag), one statement fewer. PostgreSQL's planner looks
+# them up for the page's rows only, after its sort and LIMIT; SQLite would look them up for every match before
+# sorting (all of them, sorted by relevance), so there they come with a page only when its rows are read by id
+# (a first page), else by a query of their own.
 _TAG_SEPARATOR = "\n"
 _TAG_LIST = (
     sa.select(sa.func.aggregate_strings(col(CaseTag.tag), _TAG_SEPARATOR))
@@ -347,7 +348,7 @@ def search_cases(
     # Rows of the case's columns, not ORM objects: a page is read once and never changed here.
     if first_page is not None:  # the page's cases are known (in order): read them by id
         place = {uuid.UUID(row[0]): i for i, row in enumerate(first_page[: int(limit) + 1])}
-        by_id = page.add_columns(order.column.label(_SORT_KEY)).where(col(Case.id).in_(list(place)))
+        by_id = _PAGE_TAGGED.add_columns(order.column.label(_SORT_KEY)).where(col(Case.id).in_(list(place)))
         rows = sorted(session.connection().execute(by_id).all(), key=lambda row: place[row.id])
     else:
         rows = list(session.connection().execute(query).all())
@@ -363,7 +364,7 @@ def search_cases(
     items = [
         CaseHit(**fields, snippet=snippets.get(fields["id"]))
         for fields in cases_service.case_fields(
-            session=session, cases=rows, tags=None if sqlite else _tags_of(rows)
+            session=session, cases=rows, tags=_tags_of(rows) if first_page is not None or not sqlite else None
         )
     ]
     return Page[CaseHit](items=items, total=total, total_exact=few or exact_total, next_cursor=next_cursor)
