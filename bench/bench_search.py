@@ -175,9 +175,11 @@ class Raw:
         join: str = "",
         hint: str = "",
         walk: list[str] | None = None,
+        counted: int | None = None,
     ) -> dict[str, Any]:
         """`walk`: on PostgreSQL, the conditions of the page's own statement (a walk of the sort index, which
-        meets every case in turn), if not `where`; they take the same parameters."""
+        meets every case in turn), if not `where`; they take the same parameters. `counted`: the matches,
+        counted already (up to COUNT_CAP + 1); on SQLite the walk then lists the page's ids only."""
         conn = self.connect()
         base = ["c.retracted_at IS NULL", "c.confidentiality <> 'restricted'"]
         clause = " AND ".join([*base, *where])
@@ -194,16 +196,17 @@ class Raw:
             # SQLite meets the matches in the page's order: one statement lists the first COUNT_CAP + 1
             # ids, which count and also name the page's cases, then read by id.
             indexed = f"INDEXED BY {hint}" if hint else ""
+            listed = (max(COUNT_CAP, PAGE) if counted is None else PAGE) + 1
             ids = [
                 r[0]
                 for r in self.fetch(
                     conn,
                     f"SELECT c.id FROM case_record c {indexed} {join} WHERE {clause} ORDER BY {order} "
-                    f"LIMIT {max(COUNT_CAP, PAGE) + 1}",
+                    f"LIMIT {listed}",
                     params,
                 )
             ]
-            total = len(ids)
+            total = len(ids) if counted is None else counted
             place = {i: n for n, i in enumerate(ids[: PAGE + 1])}
             rows = sorted(
                 self.fetch(
@@ -320,15 +323,28 @@ class Raw:
             return {"items": [], "total": 0, "next_cursor": None}
         if self.pg:
             match = "c.id IN (SELECT case_id FROM case_text WHERE tsv @@ plainto_tsquery('simple', ?))"
-        else:
-            match = (
-                "c.id IN (SELECT t.case_id FROM case_fts f JOIN case_text t ON t.id = f.rowid "
-                "WHERE case_fts MATCH ?)"
-            )
-        word = "затрыманне" if self.pg else '"затрыманне"'
-        # A common word: on SQLite, walk the newest-first index testing each case against the matches.
+            return self.page([match], ["затрыманне"], "c.created_at DESC, c.id DESC")
+        # A common word on SQLite, as the app asks it: counted from the full-text matches, each one's case
+        # tested in the id's walk index, up to the cap; the page walks the newest-first index and probes each
+        # case's own texts against the matching rows (listed once; "+ 0" keeps SQLite from walking that list).
+        word = '"затрыманне"'
+        (total,) = self.fetch(
+            self.connect(),
+            "SELECT count(*) FROM (SELECT DISTINCT t.case_id FROM case_fts f JOIN case_text t ON t.id = f.rowid "
+            "JOIN case_record c INDEXED BY ix_case_record_id_walk ON c.id = t.case_id WHERE case_fts MATCH ? "
+            f"AND c.retracted_at IS NULL AND c.confidentiality <> 'restricted' LIMIT {COUNT_CAP + 1})",
+            [word],
+        )[0]
+        probe = (
+            "EXISTS (SELECT 1 FROM case_text t WHERE t.case_id = c.id "
+            "AND t.id + 0 IN (SELECT rowid FROM case_fts WHERE case_fts MATCH ?))"
+        )
         return self.page(
-            [match], [word], "c.created_at DESC, c.id DESC", hint="ix_case_record_created_at_walk"
+            [probe],
+            [word],
+            "c.created_at DESC, c.id DESC",
+            hint="ix_case_record_created_at_walk",
+            counted=total,
         )
 
     def q5_employer_range(self) -> dict[str, Any]:

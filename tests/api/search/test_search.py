@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.search.world import CANARY, Built, World, build_world, fetch_all, fold, words
 from tests.conftest import Account
-from tests.factories import API, ok
+from tests.factories import API, add_testimony, create_case, create_person, ok
 
 Predicate = Callable[[World, Built], bool]
 
@@ -299,6 +299,102 @@ def test_one_leaf_newest_first_pages_each_of_its_cases_once_in_order(
         assert any(
             "ORDER BY case_category.created_at DESC, case_category.case_id DESC" in s for s in statements
         )
+
+
+@pytest.mark.parametrize("cap", [1000, 3, 1])
+def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_force_filter_returns(
+    client: TestClient, accounts: dict[str, Account], cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words in many cases (SQLite): counted from the full-text matches up to the cap, and paged by walking
+    the sort index, probing each case's own texts and testimonies; the same cases, totals and order as a
+    brute-force filter, with restricted cases left out for a researcher and retracted ones for everyone."""
+    import sqlalchemy as sa
+
+    from api.search import service
+
+    coordinator = accounts["coordinator"]
+    # (where the word is, confidentiality, retracted)
+    layout = [("title", "internal", False), ("none", "public", False)] * 3 + [
+        ("summary", "public", False),
+        ("none", "internal", False),
+        ("summary", "restricted", False),
+        ("testimony", "internal", False),
+        ("title", "internal", True),
+        ("summary", "public", False),
+    ]
+    cases: list[tuple[str, str, bool]] = []
+    person = create_person(client, coordinator, pseudonym="Сведка L")["id"]
+    for n, (where, confidentiality, retracted) in enumerate(layout):
+        fields: dict[str, Any] = {"occurred_from": f"20{10 + (n * 7) % 13}-0{1 + n % 9}-1{n % 9}"}
+        fields["confidentiality"] = confidentiality
+        if where in ("title", "summary"):
+            fields[where] = f"Ластаўка {n}: справа пра звальненне"
+        case = create_case(client, coordinator, **fields)
+        if where in ("testimony", "none"):  # a case without the word has a testimony without it
+            text = "Бачыла ластаўку і ластаўка ляцела." if where == "testimony" else "Бачыла верабя."
+            add_testimony(client, coordinator, case["id"], person, text=text)
+        if where == "none":
+            continue
+        if retracted:
+            url = f"{API}/cases/{case['id']}"
+            etag = client.get(url, headers=coordinator.headers).headers["ETag"]
+            ok(
+                client.post(
+                    f"{url}/retract",
+                    json={"reason": "wrong"},
+                    headers={**coordinator.headers, "If-Match": etag},
+                )
+            )
+        cases.append((case["id"], confidentiality, retracted))
+    expected = {
+        "coordinator": {cid for cid, _, retracted in cases if not retracted},
+        "researcher": {
+            cid
+            for cid, confidentiality, retracted in cases
+            if not retracted and confidentiality != "restricted"
+        },
+    }
+    monkeypatch.setattr(service, "COUNT_CAP", cap)
+    monkeypatch.setattr(service, "_common_words", lambda session, filters: True)  # as at a million cases
+    statements: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    key = {
+        "newest": lambda i: (i["created_at"], i["id"]),
+        "date": lambda i: (i["earliest"], i["id"]),
+        "updated": lambda i: (i["updated_at"], i["id"]),
+    }
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", keep)
+    try:
+        for role in ("researcher", "coordinator"):
+            for sort, limit in (("newest", 1), ("date", 2), ("updated", 50)):
+                items: list[dict[str, Any]] = []
+                cursor = None
+                while True:
+                    query = {
+                        "q": "ластаўка",
+                        "sort": sort,
+                        "limit": limit,
+                        **({"cursor": cursor} if cursor else {}),
+                    }
+                    page = ok(client.get(f"{API}/cases", params=query, headers=accounts[role].headers))
+                    n = len(expected[role])
+                    assert (page["total"], page["total_exact"]) == ((n, True) if n <= cap else (cap, False))
+                    items += page["items"]
+                    cursor = page["next_cursor"]
+                    if cursor is None:
+                        break
+                ids = [i["id"] for i in items]
+                assert sorted(ids) == sorted(expected[role]), (role, sort)
+                assert items == sorted(items, key=key[sort], reverse=True), (role, sort)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
+    if client.app.state.ctx.db.is_sqlite:  # type: ignore[attr-defined]
+        # Counted from the text index, through the id's walk index; past the cap, paged with each case probed.
+        assert any("INDEXED BY ix_case_record_id_walk" in s and "MATCH" in s for s in statements)
+        assert (cap < 5) == any("case_text.id + 0" in s and "EXISTS" in s for s in statements)
 
 
 def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_rows(
