@@ -219,12 +219,16 @@ class Raw:
         else:
             # PostgreSQL counts in the page's order only when a place or employer index leads.
             ordered = "" if "_fold = ?" not in " ".join(where) else f"ORDER BY {order}"
-            (total,) = self.fetch(
-                conn,
-                f"SELECT count(*) FROM (SELECT 1 FROM case_record c {join} WHERE {clause} {ordered} "
-                f"LIMIT {COUNT_CAP + 1}) m",
-                params,
-            )[0]
+            total = (
+                counted
+                if counted is not None
+                else self.fetch(
+                    conn,
+                    f"SELECT count(*) FROM (SELECT 1 FROM case_record c {join} WHERE {clause} {ordered} "
+                    f"LIMIT {COUNT_CAP + 1}) m",
+                    params,
+                )[0][0]
+            )
             rows = self.fetch(
                 conn,
                 f"SELECT {columns} FROM case_record c {join} WHERE {walk_clause} ORDER BY {order} "
@@ -322,8 +326,29 @@ class Raw:
         if not self.has_text:
             return {"items": [], "total": 0, "next_cursor": None}
         if self.pg:
+            # As the app: counted from the GIN index's matches, each case looked up by its key, serially,
+            # up to a quarter over the cap in rows (the cases apart); the planner finds the page.
+            conn = self.connect()
+            rows_cap = (COUNT_CAP + 1) * 5 // 4
+            conn.execute("SET max_parallel_workers_per_gather = 0")
+            try:
+                distinct, read = self.fetch(
+                    conn,
+                    "SELECT count(DISTINCT case_id), count(*) FROM (SELECT t.case_id FROM case_text t "
+                    "JOIN case_record c ON c.id = t.case_id WHERE t.tsv @@ plainto_tsquery('simple', ?) "
+                    f"AND c.retracted_at IS NULL AND c.confidentiality <> 'restricted' LIMIT {rows_cap}) m",
+                    ["затрыманне"],
+                )[0]
+            finally:
+                conn.execute("RESET max_parallel_workers_per_gather")
+            settled = distinct > COUNT_CAP or read < rows_cap
             match = "c.id IN (SELECT case_id FROM case_text WHERE tsv @@ plainto_tsquery('simple', ?))"
-            return self.page([match], ["затрыманне"], "c.created_at DESC, c.id DESC")
+            return self.page(
+                [match],
+                ["затрыманне"],
+                "c.created_at DESC, c.id DESC",
+                counted=min(distinct, COUNT_CAP + 1) if settled else None,
+            )
         # A common word on SQLite, as the app asks it: counted from the full-text matches, each one's case
         # tested in the id's walk index, up to the cap; the page walks the newest-first index and probes each
         # case's own texts against the matching rows (listed once; "+ 0" keeps SQLite from walking that list).

@@ -346,6 +346,12 @@ def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_for
                 )
             )
         cases.append((case["id"], confidentiality, retracted))
+    # Another word: one case whose own text and three testimonies all hold it (four matching texts, one
+    # case), then a second case with it in its title.
+    storks = [create_case(client, coordinator, title="Бусел над заводам")["id"]]
+    for _ in range(3):
+        add_testimony(client, coordinator, storks[0], person, text="Бусел вярнуўся.")
+    storks.insert(0, create_case(client, coordinator, title="Другі бусел")["id"])
     expected = {
         "coordinator": {cid for cid, _, retracted in cases if not retracted},
         "researcher": {
@@ -389,9 +395,20 @@ def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_for
                 ids = [i["id"] for i in items]
                 assert sorted(ids) == sorted(expected[role]), (role, sort)
                 assert items == sorted(items, key=key[sort], reverse=True), (role, sort)
+            page = ok(client.get(f"{API}/cases", params={"q": "бусел"}, headers=accounts[role].headers))
+            assert (page["total"], page["total_exact"]) == ((2, True) if cap > 1 else (1, False))
+            assert [i["id"] for i in page["items"]] == storks
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
-    if client.app.state.ctx.db.is_sqlite:  # type: ignore[attr-defined]
+    if not client.app.state.ctx.db.is_sqlite:  # type: ignore[attr-defined]
+        # Counted from the matching texts, their cases apart, serially: parallel workers are turned off for
+        # that statement alone, and back on right after it.
+        counts = [i for i, s in enumerate(statements) if "count(DISTINCT" in s and "@@" in s]
+        assert counts
+        for i in counts:
+            assert statements[i - 1] == "SET max_parallel_workers_per_gather = 0"
+            assert statements[i + 1] == "RESET max_parallel_workers_per_gather"
+    else:
         # Counted from the text index, through the id's walk index; past the cap, paged with each case probed.
         assert any("INDEXED BY ix_case_record_id_walk" in s and "MATCH" in s for s in statements)
         assert (cap < 5) == any("case_text.id + 0" in s and "EXISTS" in s for s in statements)
