@@ -38,15 +38,7 @@ def _hinting(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
     return type(f"Hinting{compiler.__name__}", (compiler,), {"get_from_hint_text": get_from_hint_text})
 
 
-def _sqlite_engine(
-    url: URL,
-    *,
-    immediate: bool,
-    foreign_keys: bool = True,
-    pool_size: int = 8,
-    max_overflow: int = 8,
-    pool_timeout: float = 30,
-) -> Engine:
+def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> Engine:
     if url.database and url.database != ":memory:":
         from pathlib import Path
 
@@ -60,9 +52,8 @@ def _sqlite_engine(
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
             "isolation_level": None,
         },
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_timeout=pool_timeout,
+        pool_size=8,
+        max_overflow=8,
     )
     engine.dialect.statement_compiler = _hinting(engine.dialect.statement_compiler)
 
@@ -134,20 +125,15 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.side_engine: Engine | None = None
-        # A small pool of its own for work beside a request (the ranges of a statistics pass): a request that
-        # finds it busy does without at once (no wait), and never waits on the requests' pool while holding one
-        # of its connections.
         if self.url.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
-            # (each connection to an in-memory database is a database of its own)
-            if self.url.database not in (None, "", ":memory:"):
-                self.side_engine = _sqlite_engine(
-                    self.url, immediate=False, pool_size=SIDE_POOL_SIZE, max_overflow=0, pool_timeout=0
-                )
         elif self.url.get_backend_name() == "postgresql":
             self.engine = _postgres_engine(self.url)
             self.write_engine = self.engine
+            # A small pool of its own for work beside a request (the ranges of a statistics pass): a request
+            # that finds it busy does without at once (no wait), and never waits on the requests' pool while
+            # holding one of its connections.
             self.side_engine = _postgres_engine(
                 self.url, pool_size=SIDE_POOL_SIZE, max_overflow=0, pool_timeout=0
             )

@@ -12,7 +12,6 @@ import io
 import logging
 import math
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,6 @@ from sqlmodel import Session, col, select
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
-from api.db import SQLITE_BUSY_TIMEOUT_MS
 from api.exports.cells import spreadsheet_safe
 from api.models import Case, CaseCategory, CaseTag, CaseText, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
@@ -537,83 +535,45 @@ def _tally(
     return _Tally(cases, people, total_cases, total_people)
 
 
-# One process reading the whole table took 0.65-0.85 s at a million cases on PostgreSQL (before 16, which cannot
-# concatenate the lists with string_agg in parallel) and 0.8-1.1 s on SQLite. Past a size, the table is shared
-# out in ranges among SPLIT_WAYS connections of the side pool (api.db), which read the same snapshot at once;
-# each range's groups add up. When the side pool is busy, the request reads in one pass.
-SPLIT_PAGES = 25_000  # PostgreSQL: pages of 8 kB
-SPLIT_ROWS = 100_000  # SQLite: rowids
+# PostgreSQL before 16 cannot concatenate the lists (string_agg) in parallel, so one process read the whole
+# table: 0.65-0.85 s at a million cases. Past this many pages (8 kB each), the table's pages are shared out in
+# ranges among SPLIT_WAYS connections of the side pool (api.db), which read the same snapshot at once; each
+# range's groups add up. When the side pool is busy, the request reads in one pass.
+SPLIT_PAGES = 25_000
 SPLIT_WAYS = 2
-# SQLite has no way to share a snapshot between connections (sqlite3_snapshot_open is not in Python's sqlite3).
-# Instead, the writer lock is held while the ranges' transactions take theirs: no commit can come between
-# them, so they all see the last one. A writer holds the lock for the length of its transaction, so this
-# waits at most this long for it, then reads in one pass.
-SQLITE_LOCK_WAIT_MS = 50
 
 
 def _grouped_rows(session: Session, grouped: Any, side: sa.Engine | None) -> Sequence[Any]:
-    """The rows of the grouped statement: on a large table, from SPLIT_WAYS ranges of it read at once in one
-    snapshot (the same key may then come once per range)."""
+    """The rows of the grouped statement: on a large PostgreSQL table, from SPLIT_WAYS ranges of its pages
+    read at once in the session's snapshot (the same key may then come once per range)."""
     conn = session.connection()
-    if side is None or SPLIT_WAYS < 2:
-        return conn.execute(grouped).all()
-    if conn.dialect.name == "sqlite":
-        rows = _sqlite_ranges(conn, grouped, side)
-    else:
-        rows = _postgres_ranges(conn, grouped, side)
-    return conn.execute(grouped).all() if rows is None else rows
-
-
-def _side_connections(side: sa.Engine, n: int) -> list[sa.Connection] | None:
-    """n connections of the side pool, or None (and none taken) when it has not that many free."""
-    taken: list[sa.Connection] = []
-    try:
-        for _ in range(n):
-            taken.append(side.connect())
-    except sa.exc.TimeoutError:  # the side pool is busy with other requests' ranges
-        pass
-    except sa.exc.DBAPIError as exc:  # e.g. the server refuses another connection: the request's will do
-        log.warning("statistics read in one pass: no side connection (%s)", type(exc.orig).__name__)
-    if len(taken) == n:
-        return taken
-    for conn in taken:
-        conn.close()
-    return None
-
-
-def _read_ranges(
-    helpers: list[sa.Connection], grouped: Any, where: Callable[[int, int | None], list[Any]], top: int
-) -> list[Any]:
-    """Each helper reads one of len(helpers) ranges of [0, top) (the last one open-ended), at once."""
-    bounds: list[int | None] = [top * i // len(helpers) for i in range(len(helpers))]
-
-    def read(helper: sa.Connection, lo: int, hi: int | None) -> list[Any]:
-        return list(helper.execute(grouped.where(*where(lo, hi))).all())
-
-    with ThreadPoolExecutor(max_workers=len(helpers), thread_name_prefix="stats") as pool:
-        parts = list(pool.map(read, helpers, bounds, [*bounds[1:], None]))
-    return [row for part in parts for row in part]
-
-
-def _postgres_ranges(conn: sa.Connection, grouped: Any, side: sa.Engine) -> list[Any] | None:
     if (
+        side is None
+        or conn.dialect.name != "postgresql"
+        or SPLIT_WAYS < 2
         # 16 and later concatenate in parallel by themselves
-        (conn.dialect.server_version_info or (0,)) >= (16,)
+        or (conn.dialect.server_version_info or (0,)) >= (16,)
         # a snapshot exported outside a transaction is gone before anyone can import it
         or conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
     ):
-        return None
+        return conn.execute(grouped).all()
     pages = int(
         conn.execute(
             sa.text("SELECT relpages FROM pg_class WHERE oid = 'case_record'::regclass")
         ).scalar_one()
     )
     if pages < SPLIT_PAGES:
-        return None
-    helpers = _side_connections(side, SPLIT_WAYS)
-    if helpers is None:
-        return None
+        return conn.execute(grouped).all()
+    helpers: list[sa.Connection] = []
     try:
+        try:
+            for _ in range(SPLIT_WAYS):
+                helpers.append(side.connect())
+        except sa.exc.TimeoutError:  # the side pool is busy with other requests' ranges
+            return conn.execute(grouped).all()
+        except sa.exc.DBAPIError as exc:  # e.g. the server refuses another connection: this one will do
+            log.warning("statistics read in one pass: no side connection (%s)", type(exc.orig).__name__)
+            return conn.execute(grouped).all()
         # Exported from the request's transaction, imported by each range's: the ranges see the same rows,
         # and no case written meanwhile is counted in one range and missed in another.
         snapshot = str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
@@ -626,52 +586,20 @@ def _postgres_ranges(conn: sa.Connection, grouped: Any, side: sa.Engine) -> list
             helper.execute(sa.text("SET LOCAL jit = off"))
         # A range covers whole pages (tuple ids "(page,item)", written from integers computed here); the last
         # is open-ended, for pages added since relpages was estimated.
+        bounds: list[int | None] = [pages * i // SPLIT_WAYS for i in range(SPLIT_WAYS)]
         ctid: sa.ColumnClause[Any] = sa.literal_column("case_record.ctid")
 
-        def where(lo: int, hi: int | None) -> list[Any]:
-            found = [ctid >= sa.literal_column(f"'({int(lo)},0)'::tid")]
+        def read(helper: sa.Connection, lo: int, hi: int | None) -> list[Any]:
+            part = grouped.where(ctid >= sa.literal_column(f"'({int(lo)},0)'::tid"))
             if hi is not None:
-                found.append(ctid < sa.literal_column(f"'({int(hi)},0)'::tid"))
-            return found
+                part = part.where(ctid < sa.literal_column(f"'({int(hi)},0)'::tid"))
+            return list(helper.execute(part).all())
 
-        return _read_ranges(helpers, grouped, where, pages)
+        with ThreadPoolExecutor(max_workers=SPLIT_WAYS, thread_name_prefix="stats") as pool:
+            parts = list(pool.map(read, helpers, bounds, [*bounds[1:], None]))
+        return [row for part in parts for row in part]
     finally:
         for helper in helpers:
-            helper.close()  # rolls back
-
-
-def _sqlite_ranges(conn: sa.Connection, grouped: Any, side: sa.Engine) -> list[Any] | None:
-    # In one snapshot each row has one rowid, so the ranges share the cases out with none twice or missed.
-    top = conn.execute(sa.text("SELECT max(rowid) FROM case_record")).scalar()
-    if top is None or int(top) < SPLIT_ROWS:
-        return None
-    helpers = _side_connections(side, SPLIT_WAYS + 1)
-    if helpers is None:
-        return None
-    locker, helpers = helpers[0], helpers[1:]
-    try:
-        raw: Any = locker.connection.driver_connection
-        raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT_MS)}")
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # a writer is at work: do not wait for it
-            return None
-        finally:
-            raw.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
-        try:
-            for helper in helpers:
-                # A read transaction takes its snapshot at its first read: here, the last commit.
-                helper.execute(sa.text("SELECT 1 FROM case_record LIMIT 1")).all()
-        finally:
-            raw.execute("ROLLBACK")
-        rowid: sa.ColumnClause[Any] = sa.literal_column("case_record.rowid")
-
-        def where(lo: int, hi: int | None) -> list[Any]:
-            return [rowid > lo] if hi is None else [rowid > lo, rowid <= hi]
-
-        return _read_ranges(helpers, grouped, where, int(top))
-    finally:
-        for helper in (locker, *helpers):
             helper.close()  # rolls back
 
 

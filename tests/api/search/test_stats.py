@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 from collections import defaultdict
 from typing import Any
 
@@ -136,97 +135,6 @@ def test_stats_read_in_ranges_of_pages_at_once_equal_brute_force_counts(
     # Each statistics request read its three ranges through the side pool (not one pass).
     requests = 2 * len(FILTERS) * len(GROUPS)
     assert len(taken) == 3 * requests
-
-
-def _range_reads(side: sa.Engine) -> tuple[list[str], Any]:
-    """Record the statements of the side pool that read a range of rowids (SQLite)."""
-    seen: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "case_record.rowid >" in statement:
-            seen.append(statement)
-
-    sa.event.listen(side, "before_cursor_execute", before)
-    return seen, before
-
-
-def _sqlite_file(database_url: str) -> str:
-    path = normalise_url(database_url).database
-    assert path
-    return path
-
-
-def test_stats_read_in_ranges_of_rows_at_once_equal_brute_force_counts_on_sqlite(
-    client: TestClient,
-    world: World,
-    accounts: dict[str, Account],
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite reads ranges of rowids")
-    from api.search import service
-
-    monkeypatch.setattr(service, "SPLIT_ROWS", 0)
-    monkeypatch.setattr(service, "SPLIT_WAYS", 3)
-    side = client.app.state.ctx.db.side_engine  # type: ignore[attr-defined]
-    held: list[bool] = []
-
-    def try_to_write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # Each range's transaction takes its snapshot with this statement: a writer must not get in now,
-        # or a case it files could be counted by one range's snapshot and not by the next.
-        if statement.startswith("SELECT 1 FROM case_record"):
-            writer = sqlite3.connect(_sqlite_file(database_url), timeout=0, isolation_level=None)
-            try:
-                writer.execute("BEGIN IMMEDIATE")
-                writer.execute("ROLLBACK")
-                held.append(False)
-            except sqlite3.OperationalError as exc:
-                held.append("locked" in str(exc))
-            finally:
-                writer.close()
-
-    reads, listener = _range_reads(side)
-    sa.event.listen(side, "before_cursor_execute", try_to_write)
-    try:
-        for role in ("researcher", "documenter"):
-            assert_stats_equal_brute_force(client, world, accounts[role], role)
-    finally:
-        sa.event.remove(side, "before_cursor_execute", listener)
-        sa.event.remove(side, "before_cursor_execute", try_to_write)
-    requests = 2 * len(FILTERS) * len(GROUPS)
-    assert len(reads) == 3 * requests  # every request read in three ranges, not in one pass
-    assert len(held) == 3 * requests and all(held)  # and no writer could commit while they took snapshots
-
-
-def test_stats_on_sqlite_do_not_wait_for_a_writer_and_count_in_one_pass(
-    client: TestClient,
-    world: World,
-    accounts: dict[str, Account],
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite reads ranges of rowids")
-    from api.search import service
-
-    monkeypatch.setattr(service, "SPLIT_ROWS", 0)
-    side = client.app.state.ctx.db.side_engine  # type: ignore[attr-defined]
-    reads, listener = _range_reads(side)
-    writer = sqlite3.connect(_sqlite_file(database_url), isolation_level=None)
-    try:
-        # (The first also records the token's use, which would wait for the writer below.)
-        assert_stats_equal_brute_force(client, world, accounts["researcher"], "researcher")
-        assert len(reads) == service.SPLIT_WAYS * len(FILTERS) * len(GROUPS)
-        reads.clear()
-        writer.execute("BEGIN IMMEDIATE")  # a long write transaction (an import, say) holds the lock
-        assert_stats_equal_brute_force(client, world, accounts["researcher"], "researcher")
-        assert reads == []
-    finally:
-        writer.close()
-        sa.event.remove(side, "before_cursor_execute", listener)
-    # The side pool got every connection back.
-    assert side.pool.checkedout() == 0
 
 
 def assert_stats_equal_brute_force(client: TestClient, world: World, account: Account, role: str) -> None:
