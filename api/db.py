@@ -7,6 +7,7 @@ snapshot upgrade; reads use plain deferred transactions and never block writers.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
+SQLITE_SORTER_THREADS = max(1, min(4, os.cpu_count() or 1))
 # A pooled PostgreSQL connection that has been idle for longer than this is tested (one round trip) before a
 # request gets it; one back from a request within the second is not. Testing every checkout cost two of a
 # search's ten round trips. A connection lost within that second fails its request with a 503 problem
@@ -67,6 +69,11 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
         # Read the file through a memory map (shared by every connection, paged in by the OS) rather than
         # copying pages into each connection's small cache: statistics over a million cases ran 2-5x faster.
         cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        # Let a large sort (a statistics pass's GROUP BY over half a million cases, a migration's CREATE INDEX)
+        # use helper threads: 25% faster at a million cases on two cores (420 -> 312 ms). Two statistics
+        # passes on ranges of the table in two threads of this process did less (15%): SQLite's allocator takes
+        # one lock for the whole process.
+        cur.execute(f"PRAGMA threads={SQLITE_SORTER_THREADS}")
         cur.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

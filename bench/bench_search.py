@@ -135,7 +135,11 @@ class Raw:
 
                 path = self.url.removeprefix("sqlite:///")
                 conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-                conn.execute("PRAGMA mmap_size=17179869184")  # as the app's connections (api/db.py)
+                from api.db import SQLITE_MMAP_BYTES, SQLITE_SORTER_THREADS
+
+                # as the app's connections (api/db.py)
+                conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+                conn.execute(f"PRAGMA threads={SQLITE_SORTER_THREADS}")
             self.local.conn = conn
         return conn
 
