@@ -21,7 +21,8 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
-SQLITE_SORTER_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Helper threads a large sort may start besides its own (one per core but that one, at most four).
+SQLITE_SORTER_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
 # A pooled PostgreSQL connection that has been idle for longer than this is tested (one round trip) before a
 # request gets it; one back from a request within the second is not. Testing every checkout cost two of a
 # search's ten round trips. A connection lost within that second fails its request with a 503 problem
@@ -70,9 +71,9 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
         # copying pages into each connection's small cache: statistics over a million cases ran 2-5x faster.
         cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         # Let a large sort (a statistics pass's GROUP BY over half a million cases, a migration's CREATE INDEX)
-        # use helper threads: 25% faster at a million cases on two cores (420 -> 312 ms). Two statistics
-        # passes on ranges of the table in two threads of this process did less (15%): SQLite's allocator takes
-        # one lock for the whole process.
+        # use helper threads: at a million cases on two cores, the pass alone went from 420 to 340-370 ms with
+        # one helper (330-355 with two). Two passes over halves of the table in two threads of this process did
+        # less (15%): SQLite's allocator takes one lock for the whole process.
         cur.execute(f"PRAGMA threads={SQLITE_SORTER_THREADS}")
         cur.close()
 

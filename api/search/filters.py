@@ -31,7 +31,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -181,6 +181,9 @@ def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], score
     )
 
 
+TextTest = Literal["in", "probe", "none"]
+
+
 def case_conditions(
     *,
     session: Session,
@@ -188,7 +191,7 @@ def case_conditions(
     filters: SearchFilters,
     walking: bool = False,
     leaf: list[str] | None = None,
-    text: str = "in",
+    text: TextTest = "in",
 ) -> list[sa.ColumnElement[bool]]:
     """SQL conditions on `Case` selecting the unretracted cases `actor` may see that meet `filters`.
 
@@ -279,9 +282,11 @@ def case_conditions(
 
 
 def text_condition(
-    *, session: Session, actor: Actor, terms: tuple[Term, ...], how: str = "in"
+    *, session: Session, actor: Actor, terms: tuple[Term, ...], how: TextTest = "in"
 ) -> sa.ColumnElement[bool]:
     """The condition on `Case` that the words match its texts (`how`: see case_conditions' `text`)."""
+    if how == "probe" and session.get_bind().dialect.name != "sqlite":
+        raise ValueError("a probe of case_fts is for SQLite")
     if how != "probe":
         hits = text_match(session=session, actor=actor, terms=terms, scored=False).subquery()
         return col(Case.id).in_(select(hits.c.case_id))

@@ -185,15 +185,24 @@ def _text_count(
     rows_cap = (COUNT_CAP + 1) * 5 // 4  # room for one case in five to have two matching texts
     rows = matches.limit(sa.literal_column(str(rows_cap))).subquery()
     # Serial: the planner would share the bitmap's pages among workers, which took 44 ms instead of 17 to
-    # start them and read past the limit. Set for this statement (a statement session has no transaction
-    # to SET LOCAL in), then reset.
-    conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
+    # start them and read past the limit. SET LOCAL, in a transaction of its own when the session has none
+    # (a statement session), so that the setting cannot outlive it on a pooled connection (nor, through a
+    # pooling proxy, reach another client's); in the session's transaction, set back right after.
+    own = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    serial = "SET LOCAL max_parallel_workers_per_gather = 0"
+    conn.exec_driver_sql(f"BEGIN; {serial}" if own else serial)
     try:
         distinct, read = conn.execute(
             sa.select(sa.func.count(sa.distinct(rows.c.case_id)), sa.func.count()).select_from(rows)
         ).one()
-    finally:
-        conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
+        conn.exec_driver_sql("COMMIT" if own else "SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
+    except BaseException:
+        if own and not conn.invalidated:
+            try:
+                conn.exec_driver_sql("ROLLBACK")
+            except sa.exc.SQLAlchemyError:  # the error that matters is the one being raised
+                log.debug("rollback after a failed count failed too")
+        raise
     if distinct > COUNT_CAP or read < rows_cap:  # more than the cap, or every match was read
         return min(int(distinct), COUNT_CAP + 1)
     return None
@@ -285,17 +294,20 @@ def search_cases(
     # first). PostgreSQL's planner, given no order, picks the filters' indexes for the count by itself; given
     # the sort's order, it may walk the sort index past every case; but a place or employer index sorted by
     # date is walked in that order on both (else the oldest dates come first, and a date filter skips them).
+    # Words that lead are counted from their matches instead (_text_count).
     sqlite = session.get_bind().dialect.name == "sqlite"
     page = _PAGE if sqlite else _PAGE_TAGGED
+    by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
     words_lead = bool(filters.terms) and not _narrowed(filters)
-    common = sqlite and words_lead and sort in _ORDERS and _common_words(session, filters)
+    common = sqlite and words_lead and sort in _ORDERS and not by_facet and _common_words(session, filters)
     # Common words and nothing else that leads (SQLite): counted from the full-text matches, up to the cap;
     # a page of many walks the sort's index and probes each case's own texts (see _text_count).
     from_text = common and filters.driving_facet() is None
     # PostgreSQL counts any words that lead from their matches; its planner finds the page.
     text_counted = from_text or (not sqlite and words_lead and filters.driving_facet() is None)
     # On SQLite the first page comes with the count: the count meets the matches in the page's order, so it
-    # lists their ids, and the page is its first rows (one walk of the index, not two).
+    # lists their ids, and the page is its first rows (one walk of the index, not two). Not when the words'
+    # matches are counted (from_text): their page is walked apart.
     first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor and not from_text else None
     count: Any = (
         # The ids as stored (32 hex digits on SQLite): only the page's few become UUIDs.
@@ -304,7 +316,6 @@ def search_cases(
         else select(sa.literal(1)).select_from(Case)
     )
     count = joined(count).where(*conditions)
-    by_facet = sort in _ORDERS and walk != _SORT_INDEX[sort]
     if filed is not None and sqlite:
         count = count.order_by(*_ordering(col(CaseCategory.created_at), True, col(CaseCategory.case_id)))
     elif sort in _ORDERS and (by_facet or sqlite):

@@ -305,9 +305,10 @@ def test_one_leaf_newest_first_pages_each_of_its_cases_once_in_order(
 def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_force_filter_returns(
     client: TestClient, accounts: dict[str, Account], cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Words in many cases (SQLite): counted from the full-text matches up to the cap, and paged by walking
-    the sort index, probing each case's own texts and testimonies; the same cases, totals and order as a
-    brute-force filter, with restricted cases left out for a researcher and retracted ones for everyone."""
+    """Words that lead are counted from the full-text matches up to the cap (on SQLite, when they are common,
+    as here, their pages walk the sort index, probing each case's own texts and testimonies): the same cases,
+    totals and order as a brute-force filter, restricted cases left out for a researcher and retracted ones
+    for everyone."""
     import sqlalchemy as sa
 
     from api.search import service
@@ -402,12 +403,12 @@ def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_for
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", keep)
     if not client.app.state.ctx.db.is_sqlite:  # type: ignore[attr-defined]
         # Counted from the matching texts, their cases apart, serially: parallel workers are turned off for
-        # that statement alone, and back on right after it.
+        # that statement alone, in a transaction of its own (the API's statement session has none).
         counts = [i for i, s in enumerate(statements) if "count(DISTINCT" in s and "@@" in s]
         assert counts
         for i in counts:
-            assert statements[i - 1] == "SET max_parallel_workers_per_gather = 0"
-            assert statements[i + 1] == "RESET max_parallel_workers_per_gather"
+            assert statements[i - 1] == "BEGIN; SET LOCAL max_parallel_workers_per_gather = 0"
+            assert statements[i + 1] == "COMMIT"
     else:
         # Counted from the text index, through the id's walk index; past the cap, paged with each case probed.
         assert any("INDEXED BY ix_case_record_id_walk" in s and "MATCH" in s for s in statements)
