@@ -88,15 +88,27 @@ _FACETS = {"location_type": "location_type", "violation_status": "violation_stat
 
 def visible_clause(actor: Actor) -> sa.ColumnElement[bool]:
     """SQL condition selecting the cases `actor` may see (the one rule every query uses)."""
-    if not actor.can(Permission.CASE_READ):
+    return _visible(
+        actor.user_id,
+        actor.can(Permission.CASE_READ),
+        actor.can(Permission.CASE_READ_ALL),
+        actor.can(Permission.CASE_READ_RESTRICTED),
+    )
+
+
+# Built once per user and set of permissions, not per query (a clause never changes once built, so one may be
+# shared): building it took 6% of a simple search's time at a million cases.
+@functools.lru_cache(maxsize=1024)
+def _visible(user_id: uuid.UUID, read: bool, read_all: bool, read_restricted: bool) -> sa.ColumnElement[bool]:
+    if not read:
         return sa.false()
     own = sa.or_(
-        col(Case.created_by) == actor.user_id,
-        col(Case.id).in_(select(CaseAssignment.case_id).where(col(CaseAssignment.user_id) == actor.user_id)),
+        col(Case.created_by) == user_id,
+        col(Case.id).in_(select(CaseAssignment.case_id).where(col(CaseAssignment.user_id) == user_id)),
     )
-    if not actor.can(Permission.CASE_READ_ALL):
+    if not read_all:
         return own
-    if actor.can(Permission.CASE_READ_RESTRICTED):
+    if read_restricted:
         return sa.true()
     return sa.or_(col(Case.confidentiality) != Confidentiality.RESTRICTED.value, own)
 
