@@ -184,6 +184,25 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def brief_write_session(self, wait_ms: int) -> Iterator[Session]:
+        """A write_session that waits at most `wait_ms` for the write lock (SQLite) or a row lock
+        (PostgreSQL), then fails with OperationalError: for bookkeeping a request may skip rather than wait
+        behind a long writer (an import holds SQLite's one write lock for as long as it runs)."""
+        with self.write_engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection  # no transaction yet: BEGIN comes with the first use
+            if self.is_sqlite:
+                raw.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    if not self.is_sqlite:
+                        session.execute(sa.text(f"SET LOCAL lock_timeout = '{int(wait_ms)}ms'"))
+                    yield session
+                    session.commit()
+            finally:
+                if self.is_sqlite:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
     def migration_engine(self) -> Engine:
         """Return an engine for Alembic: on SQLite, foreign keys off so batch table rebuilds can run."""
         if self.is_sqlite:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from schemas.enums import Role
 
 # A token's last use is written at most this often, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=10)
+log = logging.getLogger("precedent.auth")
+
 MAX_BACKOFF_SECONDS = 15 * 60
 # Token kinds a bearer header may carry; "web" tokens live only in the browser's session cookie, so a cookie
 # never authenticates an API call and a bearer token never opens a page.
@@ -73,9 +76,22 @@ def actor_for_token(*, ctx: AppContext, token: str, kinds: frozenset[str] = BEAR
     if row.kind not in kinds or row.revoked_at is not None or row.expires_at <= now or row.disabled:
         return None
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        with ctx.db.write_session() as session:
-            session.execute(sa.update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
+        _record_use(ctx, row.id, now)
     return Actor.for_user(row.user_id, row.username, row.role, row.id)
+
+
+# A token's last use is bookkeeping: a request waits this long at most for the write lock to record it, and
+# goes on without it when a long writer holds the lock (before, it waited up to SQLite's 30 s busy timeout and
+# then failed). The next request records it.
+RECORD_USE_WAIT_MS = 200
+
+
+def _record_use(ctx: AppContext, token_id: uuid.UUID, now: Any) -> None:
+    try:
+        with ctx.db.brief_write_session(RECORD_USE_WAIT_MS) as session:
+            session.execute(sa.update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now))
+    except sa.exc.OperationalError as exc:  # the lock is held: SQLite's "database is locked", a lock timeout
+        log.info("a token's use was not recorded: the database is busy (%s)", type(exc.orig).__name__)
 
 
 def _retry_after(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -104,6 +106,48 @@ class TestTokens:
         response = client.get(f"{API}/auth/me", headers=documenter.headers)
         assert response.status_code == 401
         assert login(client, "documenter").status_code == 401
+
+    def test_a_request_does_not_wait_behind_a_long_writer_to_record_its_tokens_use(
+        self, client: TestClient, ctx, documenter: Account
+    ) -> None:
+        """A token's last use is bookkeeping: while another writer holds the lock (an import, say), a request
+        is answered without recording it (before, it waited SQLite's 30 s busy timeout and failed), and the
+        next request after the writer records it."""
+        with ctx.db.write_session() as session:
+            session.execute(sa.update(ApiToken).values(last_used_at=None))
+
+        def last_used() -> list[object]:
+            with ctx.db.engine.connect() as conn:
+                return [row[0] for row in conn.execute(sa.select(ApiToken.last_used_at))]
+
+        def me_in_a_thread() -> list[int]:
+            # In a thread, so that a request that waited for the lock held here would fail this test, not hang it.
+            answers: list[int] = []
+            thread = threading.Thread(
+                target=lambda: answers.append(
+                    client.get(f"{API}/auth/me", headers=documenter.headers).status_code
+                )
+            )
+            thread.start()
+            thread.join(timeout=20)
+            return answers
+
+        if ctx.db.is_sqlite:
+            writer = sqlite3.connect(ctx.db.url.database, isolation_level=None)
+            writer.execute("BEGIN IMMEDIATE")  # the one write lock
+            release = writer.rollback
+        else:
+            holder = ctx.db.engine.connect()
+            holder.begin()
+            holder.execute(sa.text("SELECT id FROM api_token FOR UPDATE"))  # the token's row
+            release = holder.close
+        try:
+            assert me_in_a_thread() == [200]
+            assert last_used() and all(at is None for at in last_used())
+        finally:
+            release()
+        assert me_in_a_thread() == [200]
+        assert any(at is not None for at in last_used())
 
     def test_garbage_and_missing_tokens_are_401_problems(self, client: TestClient) -> None:
         for headers in (
