@@ -164,7 +164,9 @@ def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], score
             sa.literal_column("'simple'::regconfig"), sa.bindparam("tsq", tsquery(list(terms)))
         )
         tsv: Any = sa.literal_column("case_text.tsv")
-        score: Any = [sa.func.ts_rank(tsv, query).label("score")] if scored else []
+        # As double precision: ts_rank's real came back as its shortest text ("0.0607927"), which is not the
+        # value compared on the next page, so a cursor lost the cases that tied with its last one.
+        score: Any = [sa.cast(sa.func.ts_rank(tsv, query), sa.Double()).label("score")] if scored else []
         return select(col(CaseText.case_id), *score).where(tsv.op("@@")(query), *readable)
     fts = sa.table("case_fts", sa.column("rowid"))
     score = [(-sa.func.bm25(sa.literal_column("case_fts"))).label("score")] if scored else []

@@ -415,6 +415,63 @@ def test_common_words_counted_from_the_text_index_page_in_order_what_a_brute_for
         assert (cap < 5) == any("case_text.id + 0" in s and "EXISTS" in s for s in statements)
 
 
+@pytest.mark.parametrize("cap", [1000, 1])
+def test_a_caller_who_may_not_read_testimonies_is_not_matched_by_their_words(
+    client: TestClient, accounts: dict[str, Account], cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No role lacks testimony:read today, so the service is asked directly by an actor without it: a word that
+    only a testimony holds finds nothing, on every path (the usual count, and for common words the count from
+    the text index and the walk that probes each case's texts). Paged one at a time by relevance, two cases
+    whose titles score the same are both listed (PostgreSQL's real-valued rank once lost the tie's second)."""
+    from api.auth.permissions import Permission, permissions_for
+    from api.auth.security import Actor
+    from api.search import service
+    from api.search.filters import SearchFilters
+    from schemas.search import CaseListQuery
+
+    coordinator = accounts["coordinator"]
+    person = create_person(client, coordinator, pseudonym="Сведка Ж")["id"]
+    in_title = {create_case(client, coordinator, title=f"Жаваранак над полем {n}")["id"] for n in range(2)}
+    in_testimony = create_case(client, coordinator, title="Справа без слова")["id"]
+    add_testimony(client, coordinator, in_testimony, person, text="Спяваў жаваранак.")
+    create_case(client, coordinator, title="Іншая справа")
+    monkeypatch.setattr(service, "COUNT_CAP", cap)
+    monkeypatch.setattr(service, "_common_words", lambda session, filters: True)
+    researcher = accounts["researcher"]
+    full = Actor.for_user(researcher.user_id, "researcher", "researcher")
+    blind = Actor(
+        full.user_id,
+        full.username,
+        full.role,
+        None,
+        permissions_for("researcher") - {Permission.TESTIMONY_READ},
+    )
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    for actor, expected in ((full, {*in_title, in_testimony}), (blind, in_title)):
+        for sort in ("newest", "relevance"):
+            query = CaseListQuery.model_validate({"q": "жаваранак", "sort": sort})
+            found: list[str] = []
+            cursor = None
+            with ctx.db.statement_session() as session:
+                while True:
+                    page = service.search_cases(
+                        session=session,
+                        actor=actor,
+                        filters=SearchFilters.from_query(query),
+                        sort=sort,
+                        cursor=cursor,
+                        limit=1,
+                        secret=ctx.secret,
+                    )
+                    found += [str(hit.id) for hit in page.items]
+                    if page.total_exact:
+                        assert page.total == len(expected), (actor.permissions, sort)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            assert set(found) == expected and len(found) == len(expected), (sorted(actor.permissions), sort)
+
+
 def test_walks_of_an_index_on_sqlite_test_the_filters_in_the_index_not_in_the_rows(
     client: TestClient, world: World, researcher: Account, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
