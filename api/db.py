@@ -73,7 +73,7 @@ def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> E
         # Let a large sort (a statistics pass's GROUP BY over half a million cases, a migration's CREATE INDEX)
         # use helper threads: at a million cases on two cores, the pass alone went from 420 to 340-370 ms with
         # one helper (330-355 with two). Two passes over halves of the table in two threads of this process did
-        # less (15%): SQLite's allocator takes one lock for the whole process.
+        # less (15%): threads of one process barely overlap in SQLite here (likely its allocator's one lock).
         cur.execute(f"PRAGMA threads={SQLITE_SORTER_THREADS}")
         cur.close()
 
