@@ -309,32 +309,33 @@ def search_cases(
     # lists their ids, and the page is its first rows (one walk of the index, not two). Not when the words'
     # matches are counted (from_text): their page is walked apart.
     first_page: list[Any] | None = [] if sqlite and sort in _ORDERS and not cursor and not from_text else None
-    count: Any = (
-        # The ids as stored (32 hex digits on SQLite): only the page's few become UUIDs.
-        sa.select(sa.type_coerce(col(Case.id), sa.String)).select_from(Case)
-        if first_page is not None
-        else select(sa.literal(1)).select_from(Case)
-    )
-    count = joined(count).where(*conditions)
-    if filed is not None and sqlite:
-        count = count.order_by(*_ordering(col(CaseCategory.created_at), True, col(CaseCategory.case_id)))
-    elif sort in _ORDERS and (by_facet or sqlite):
-        count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
-        if by_facet or common:
-            # Walk the index that both filters and orders, or, for common words, the sort's own index,
-            # testing each case against the set of matches (SQLite would rather look up every match).
-            count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
     counted = (
         _text_count(session=session, actor=actor, filters=filters, conditions=base) if text_counted else None
     )
-    if counted is not None:
+    if counted is not None:  # (then first_page is None) no other count statement is built
         total = counted
-    elif first_page is not None:
-        capped = count.limit(sa.literal_column(str(max(COUNT_CAP, int(limit)) + 1)))
-        first_page = list(session.connection().execute(capped).all())
-        total = min(len(first_page), COUNT_CAP + 1)
     else:
-        total = _count_capped(session, count)
+        count: Any = (
+            # The ids as stored (32 hex digits on SQLite): only the page's few become UUIDs.
+            sa.select(sa.type_coerce(col(Case.id), sa.String)).select_from(Case)
+            if first_page is not None
+            else select(sa.literal(1)).select_from(Case)
+        )
+        count = joined(count).where(*conditions)
+        if filed is not None and sqlite:
+            count = count.order_by(*_ordering(col(CaseCategory.created_at), True, col(CaseCategory.case_id)))
+        elif sort in _ORDERS and (by_facet or sqlite):
+            count = count.order_by(*_ordering(_ORDERS[sort].column, _ORDERS[sort].descending))
+            if by_facet or common:
+                # Walk the index that both filters and orders, or, for common words, the sort's own index,
+                # testing each case against the set of matches (SQLite would rather look up every match).
+                count = count.with_hint(Case, f"INDEXED BY {walk}", "sqlite")
+        if first_page is not None:
+            capped = count.limit(sa.literal_column(str(max(COUNT_CAP, int(limit)) + 1)))
+            first_page = list(session.connection().execute(capped).all())
+            total = min(len(first_page), COUNT_CAP + 1)
+        else:
+            total = _count_capped(session, count)
     few = total <= COUNT_CAP
     if not few:  # more than COUNT_CAP: say so, or count them all when asked
         total = (
