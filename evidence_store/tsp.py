@@ -707,7 +707,8 @@ def _verify_signer(signed: _SignedData) -> x509.Certificate:
     certificate_der = _find_signer_certificate(signer.sid, signed.certificates)
     try:
         certificate = x509.load_der_x509_certificate(certificate_der)
-    except ValueError as exc:
+    # InvalidVersion is no ValueError: a damaged version byte must fail the check, not crash the verifier.
+    except (ValueError, x509.InvalidVersion) as exc:
         raise TimestampFormatError(f"signer certificate is not a valid X.509 certificate: {exc}") from exc
     _check_ess_certificate_id(attributes, certificate_der)
     # RFC 5652 §5.4: the signature covers the signed attributes DER-encoded as an explicit SET OF,
@@ -741,7 +742,7 @@ def _certificate_matches(sid: Der, certificate_der: bytes) -> bool:
             ski = x509.load_der_x509_certificate(certificate_der).extensions.get_extension_for_class(
                 x509.SubjectKeyIdentifier
             )
-        except x509.ExtensionNotFound:
+        except (x509.ExtensionNotFound, ValueError, x509.InvalidVersion):
             return False
         return ski.value.digest == sid.content
     return False
