@@ -306,6 +306,8 @@ class SignedTreeHead:
             data = json.loads(text)
         except ValueError as exc:
             raise TreeHeadFormatError(f"tree head is not valid JSON: {exc}") from exc
+        except RecursionError:  # a crafted file of nested brackets fails its check, not the verifier
+            raise TreeHeadFormatError("tree head is JSON nested too deeply") from None
         return cls.from_dict(data)
 
 

@@ -81,13 +81,20 @@ import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from evidence_store.binding import (
+    FILE_ACTIONS,
+    MANIFEST_PATH,
+    ProvenEvent,
+    check_blobs_bound,
+    check_bundle_binding,
+)
 from evidence_store.errors import EvidenceStoreError
 from evidence_store.merkle import (
     HASH_SIZE,
@@ -97,6 +104,7 @@ from evidence_store.merkle import (
     root_from_leaf_hashes,
     verify_inclusion,
 )
+from evidence_store.report import Problem, VerificationReport
 from evidence_store.treehead import (
     KeyFormatError,
     SignedTreeHead,
@@ -106,6 +114,7 @@ from evidence_store.treehead import (
     load_public_key,
     public_key_pem,
 )
+from evidence_store.tsa_chain import verify_token_chain
 from evidence_store.tsp import TimestampError, verify_timestamp_token
 
 __all__ = [
@@ -145,54 +154,11 @@ class VerificationInputError(EvidenceStoreError, ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
-    """One failed check: the item it concerns, what is wrong, and expected vs found when known."""
+class Trust:
+    """What the recipient trusts: the organisation's published key, and the TSA roots (PEM or DER files)."""
 
-    item: str
-    message: str
-    expected: str | None = None
-    found: str | None = None
-
-    def __str__(self) -> str:
-        """Return ``item: message (expected X, found Y)``."""
-        detail = ""
-        if self.expected is not None or self.found is not None:
-            detail = f" (expected {self.expected or '-'}, found {self.found or '-'})"
-        return f"{self.item}: {self.message}{detail}"
-
-
-@dataclass
-class VerificationReport:
-    """The outcome of a verification: problems (failures), notes (caveats) and what was checked."""
-
-    target: str
-    kind: str
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Return whether no check failed."""
-        return not self.problems
-
-    def problem(self, item: str, message: str, expected: str | None = None, found: str | None = None) -> None:
-        """Record a failed check."""
-        self.problems.append(Problem(item, message, expected, found))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready form of the report."""
-        return {
-            "target": self.target,
-            "kind": self.kind,
-            "ok": self.ok,
-            "problems": [
-                {"item": p.item, "message": p.message, "expected": p.expected, "found": p.found}
-                for p in self.problems
-            ],
-            "notes": list(self.notes),
-            "checked": list(self.checked),
-        }
+    public_key: Ed25519PublicKey | None = None
+    tsa_roots: tuple[bytes, ...] = ()
 
 
 # --------------------------------------------------------------------------- producing the formats
@@ -228,6 +194,15 @@ def proofs_json(tree: MerkleTree, leaf_indexes: Iterable[int], tree_size: int) -
     return json.dumps({"inclusion_proofs": proofs}, separators=(",", ":")).encode("ascii") + b"\n"
 
 
+def proofs_text(document: Mapping[str, Any]) -> bytes:
+    """Return proofs.txt: a line per proof, ``<leaf_index> <tree_size> <leaf_hash> <audit path hex>...``."""
+    lines = [
+        " ".join([str(p["leaf_index"]), str(p["tree_size"]), p["leaf_hash"], *p["audit_path"]])
+        for p in document["inclusion_proofs"]
+    ]
+    return "".join(line + "\n" for line in lines).encode("ascii")
+
+
 def custody_bundle_files(
     *,
     tree: MerkleTree,
@@ -250,6 +225,10 @@ def custody_bundle_files(
         "public-key.pem": public_key_pem(public_key),
         "events.jsonl": b"".join(event_line(i, leaves[i]) for i in indexes),
         "proofs.json": proofs_json(tree, indexes, head.tree_size),
+        # The same facts in the forms a person checks with openssl and a shell (see the bundle's README).
+        "tree-head.txt": head.signed_bytes(),
+        "tree-head.sig": signed_head.signature,
+        "proofs.txt": proofs_text(_load_json(proofs_json(tree, indexes, head.tree_size))),
     }
     if timestamp_response is not None:
         files["tree-head.tsr"] = timestamp_response
@@ -600,25 +579,29 @@ def _declared_entry_count(file: BinaryIO) -> int | None:
 # --------------------------------------------------------------------------- bags
 
 
-def verify_bag_zip(path: Path, *, public_key: Ed25519PublicKey | None = None) -> VerificationReport:
+def verify_bag_zip(
+    path: Path, *, public_key: Ed25519PublicKey | None = None, tsa_roots: Sequence[bytes] = ()
+) -> VerificationReport:
     """Verify a bag packed in a zip, reading entries in place; return the report."""
     report = VerificationReport(target=str(path), kind="bag-zip")
     with open(path, "rb") as file:
         source = _ZipSource(file, path.name, report)
         if source.sizes:
             report.checked.append(f"bag '{source.bag_name}' read from the zip without extracting")
-            _verify_bag(source, report, public_key)
+            _verify_bag(source, report, Trust(public_key, tuple(tsa_roots)))
     return report
 
 
-def verify_bag_dir(path: Path, *, public_key: Ed25519PublicKey | None = None) -> VerificationReport:
+def verify_bag_dir(
+    path: Path, *, public_key: Ed25519PublicKey | None = None, tsa_roots: Sequence[bytes] = ()
+) -> VerificationReport:
     """Verify an unpacked bag folder; return the report."""
     report = VerificationReport(target=str(path), kind="bag-dir")
-    _verify_bag(_DirSource(path, report), report, public_key)
+    _verify_bag(_DirSource(path, report), report, Trust(public_key, tuple(tsa_roots)))
     return report
 
 
-def _verify_bag(source: _BagSource, report: VerificationReport, public_key: Ed25519PublicKey | None) -> None:
+def _verify_bag(source: _BagSource, report: VerificationReport, trust: Trust) -> None:
     """Run every bag check on ``source``."""
     if "bagit.txt" not in source.sizes:
         report.problem("bagit.txt", "missing: this is not a BagIt bag")
@@ -630,11 +613,30 @@ def _verify_bag(source: _BagSource, report: VerificationReport, public_key: Ed25
         report.problem("manifest-sha256.txt", "no payload manifest with a SHA-2 algorithm")
     payload = _payload_files(source, report)
     _check_completeness(manifests, payload, report)
-    octets, count = _check_payload_digests(source, manifests, payload, report)
-    _check_oxum(info, octets, count, report)
+    found = _check_payload_digests(source, manifests, payload, report)
+    _check_oxum(info, found, report)
     tag_manifests = _read_manifests(source, report, tag=True)
     _check_tag_manifests(source, tag_manifests, report)
-    _verify_bag_custody(source, payload, report, public_key)
+    proven = _verify_bag_custody(source, payload, report, trust)
+    manifest_bytes = _read_small(source, payload.get(MANIFEST_PATH), report)
+    check_bundle_binding(
+        found={payload[key]: value for key, value in found.items()},
+        manifest_bytes=manifest_bytes,
+        proven=proven,
+        bag_info=info,
+        report=report,
+    )
+
+
+def _read_small(source: _BagSource, path: str | None, report: VerificationReport) -> bytes | None:
+    """Return a small payload file's bytes, or None if it is absent or unreadable (reported)."""
+    if path is None:
+        return None
+    try:
+        return source.read(path)
+    except _UnreadableError as exc:
+        report.problem(path, f"cannot read: {exc}")
+        return None
 
 
 def _check_bagit_txt(source: _BagSource, report: VerificationReport) -> None:
@@ -756,17 +758,21 @@ def _check_completeness(manifests: _Manifests, payload: dict[str, str], report: 
 
 def _check_payload_digests(
     source: _BagSource, manifests: _Manifests, payload: dict[str, str], report: VerificationReport
-) -> tuple[int, int]:
-    """Hash every payload file once with every manifest algorithm; return (octets, file count)."""
+) -> dict[str, tuple[str, int]]:
+    """Hash every payload file once with every manifest algorithm (and SHA-256 always, for the binding).
+
+    Return bag path -> (SHA-256 hex, size) of the bytes actually held, whatever the manifests say.
+    """
     algorithms = sorted(manifests)
-    octets = matched = 0
+    found_by_path: dict[str, tuple[str, int]] = {}
+    matched = 0
     for key, path in sorted(payload.items()):
         try:
-            found, size = _hash_chunks(source.chunks(path), algorithms)
+            found, size = _hash_chunks(source.chunks(path), sorted({*algorithms, "sha256"}))
         except _UnreadableError as exc:
             report.problem(path, f"cannot read: {exc}")
             continue
-        octets += size
+        found_by_path[key] = (found["sha256"], size)
         wrong = [
             (algorithm, listed[1])
             for algorithm in algorithms
@@ -782,15 +788,17 @@ def _check_payload_digests(
         else:
             matched += 1
     if algorithms:
+        octets = sum(size for _, size in found_by_path.values())
         report.checked.append(
             f"{matched} of {len(payload)} payload files ({octets} bytes) match manifest-"
             + "/".join(algorithms)
         )
-    return octets, len(payload)
+    return found_by_path
 
 
-def _check_oxum(info: dict[str, str], octets: int, count: int, report: VerificationReport) -> None:
+def _check_oxum(info: dict[str, str], found: dict[str, tuple[str, int]], report: VerificationReport) -> None:
     """Compare Payload-Oxum ("<octets>.<files>") with the payload actually present."""
+    octets, count = sum(size for _, size in found.values()), len(found)
     oxum = info.get("Payload-Oxum")
     if oxum is None:
         report.notes.append("bag-info.txt has no Payload-Oxum")
@@ -834,26 +842,50 @@ def _verify_bag_custody(
     source: _BagSource,
     payload: dict[str, str],
     report: VerificationReport,
-    public_key: Ed25519PublicKey | None,
-) -> None:
-    """Check data/custody/: the signed tree head, events, inclusion proofs and time-stamp token."""
+    trust: Trust,
+) -> list[ProvenEvent] | None:
+    """Check data/custody/ (signed tree head, events, proofs, time-stamp); return the proven events."""
     names = {key[len(_CUSTODY) :]: path for key, path in payload.items() if key.startswith(_CUSTODY)}
     if not names:
-        report.notes.append("no custody records in this bag (data/custody/ is absent)")
-        return
-    signed = _verify_signed_head(source, names, _CUSTODY, report, public_key)
+        report.problem(_CUSTODY, "missing: no custody records, so nothing in this bag is proven")
+        return None
+    signed = _verify_signed_head(source, names, _CUSTODY, report, trust)
     if signed is None:
-        return
-    if "events.jsonl" not in names and "proofs.json" not in names:
-        report.notes.append("the bag has a signed tree head but no custody events")
-        return
+        return None
     for required in ("events.jsonl", "proofs.json"):
         if required not in names:
             report.problem(_CUSTODY + required, "missing, so the custody events cannot be checked")
-            return
+            return None
     proofs = _read_proofs(source, names["proofs.json"], report)
-    if proofs is not None:
-        _check_events(source, names["events.jsonl"], proofs, signed, report)
+    if proofs is None:
+        return None
+    _check_hand_files(source, names, signed, report)
+    proven = _check_events(source, names["events.jsonl"], proofs, signed, report)
+    # Events proven under a head whose signature failed are proven against nothing anyone vouched for.
+    return proven if signed.key_id in report.signed_by else None
+
+
+def _check_hand_files(
+    source: _BagSource, names: Mapping[str, str], signed: SignedTreeHead, report: VerificationReport
+) -> None:
+    """Require the hand-check copies (tree-head.txt/.sig, proofs.txt), when present, to say what the JSON says."""
+    expected = {
+        "tree-head.txt": signed.head.signed_bytes(),
+        "tree-head.sig": signed.signature,
+        "proofs.txt": None,
+    }
+    for name, value in expected.items():
+        if name not in names:
+            continue
+        try:
+            held = source.read(names[name])
+            if value is None:
+                value = proofs_text(_load_json(source.read(names["proofs.json"])))
+        except (_UnreadableError, ValueError, KeyError, TypeError) as exc:
+            report.problem(_CUSTODY + name, f"cannot be compared with the JSON files: {exc}")
+            continue
+        if held != value:
+            report.problem(_CUSTODY + name, "differs from what tree-head.json / proofs.json say (altered)")
 
 
 def _verify_signed_head(
@@ -861,7 +893,7 @@ def _verify_signed_head(
     names: Mapping[str, str],
     prefix: str,
     report: VerificationReport,
-    public_key: Ed25519PublicKey | None,
+    trust: Trust,
 ) -> SignedTreeHead | None:
     """Parse and check tree-head.json (key, key id, signature) and tree-head.tsr; return the head."""
     head_item = prefix + "tree-head.json"
@@ -873,7 +905,7 @@ def _verify_signed_head(
     except (_UnreadableError, TreeHeadFormatError) as exc:
         report.problem(head_item, f"cannot read the tree head: {exc}")
         return None
-    key = _choose_key(source, names, prefix, report, public_key)
+    key = _choose_key(source, names, prefix, report, trust.public_key)
     if key is not None:
         try:
             signed.verify(key)
@@ -881,12 +913,15 @@ def _verify_signed_head(
             report.problem(head_item, f"signature check failed: {exc}")
         else:
             head = signed.head
+            report.signed_by.add(signed.key_id)
             report.checked.append(
                 f"tree head signed by key {signed.key_id}: {head.tree_size} records, "
                 f"root {head.root_hash.hex()}, {head.timestamp}"
             )
     if "tree-head.tsr" in names:
-        _check_tree_head_timestamp(source, names["tree-head.tsr"], prefix + "tree-head.tsr", signed, report)
+        _check_tree_head_timestamp(
+            source, names["tree-head.tsr"], prefix + "tree-head.tsr", signed, report, trust
+        )
     else:
         report.notes.append("no RFC 3161 time-stamp token for the tree head (tree-head.tsr)")
     return signed
@@ -925,18 +960,30 @@ def _choose_key(
 
 
 def _check_tree_head_timestamp(
-    source: _BagSource, path: str, item: str, signed: SignedTreeHead, report: VerificationReport
+    source: _BagSource, path: str, item: str, signed: SignedTreeHead, report: VerificationReport, trust: Trust
 ) -> None:
-    """Verify the RFC 3161 token over SHA-256 of the tree head's signed bytes."""
+    """Verify the RFC 3161 token over SHA-256 of the tree head's signed bytes (and its chain, given roots)."""
     digest = hashlib.sha256(signed.head.signed_bytes()).digest()
     try:
-        info = verify_timestamp_token(source.read(path), digest)
+        data = source.read(path)
+        if trust.tsa_roots:
+            chain = verify_token_chain(data, digest, trust.tsa_roots)
+            report.checked.append(
+                f"RFC 3161 time-stamp over the tree head: {chain.gen_time.isoformat()} by {chain.tsa_subject}, "
+                f"certificate chain valid at that time up to the TSA root you supplied "
+                f"({' <- '.join(reversed(chain.chain_subjects))}; root sha256 {chain.root_certificate_sha256})"
+            )
+            return
+        info = verify_timestamp_token(data, digest)
     except (_UnreadableError, TimestampError) as exc:
         report.problem(item, f"time-stamp token check failed: {exc}")
         return
     report.checked.append(
         f"RFC 3161 time-stamp over the tree head: {info.gen_time.isoformat()} by {info.signer_subject} "
         f"(TSA certificate sha256 {info.signer_certificate_sha256}, serial {info.serial_number})"
+    )
+    report.notes.append(
+        "the TSA's certificate chain was NOT checked: pass --tsa-ca with the TSA's CA certificate to check it"
     )
 
 
@@ -1005,6 +1052,7 @@ class _Event:
     index: int
     leaf: bytes
     leaf_hash: bytes
+    shown: dict[str, Any]
 
 
 def _parse_event(line: bytes, item: str, report: VerificationReport) -> _Event | None:
@@ -1027,7 +1075,7 @@ def _parse_event(line: bytes, item: str, report: VerificationReport) -> _Event |
     shown = {k: v for k, v in event.items() if k not in RESERVED_EVENT_KEYS}
     if shown:
         _check_shown_fields(shown, leaf, name, report)
-    return _Event(index, leaf, computed)
+    return _Event(index, leaf, computed, shown)
 
 
 def _check_shown_fields(shown: dict[str, Any], leaf: bytes, name: str, report: VerificationReport) -> None:
@@ -1055,11 +1103,11 @@ def _check_events(
     proofs: dict[int, _Proof],
     signed: SignedTreeHead,
     report: VerificationReport,
-) -> None:
-    """Check each event's leaf against its inclusion proof and the signed root."""
+) -> list[ProvenEvent]:
+    """Check each event's leaf against its inclusion proof and the signed root; return those proven."""
     head = signed.head
     seen: set[int] = set()
-    proven = 0
+    proven: list[ProvenEvent] = []
     try:
         for number, line in enumerate(_lines(source.chunks(path)), 1):
             if not line.strip():
@@ -1072,12 +1120,17 @@ def _check_events(
                 report.problem(f"leaf {event.index}", "appears twice in events.jsonl")
             seen.add(event.index)
             _check_inclusion(event, proofs.get(event.index), head.tree_size, head.root_hash, report)
-            proven += len(report.problems) == problems_before
+            record = _json_object_or_none(event.leaf)
+            if len(report.problems) == problems_before and record is not None:
+                proven.append(ProvenEvent(event.index, record))
     except _UnreadableError as exc:
         report.problem(path, f"cannot read: {exc}")
     for index in sorted(proofs.keys() - seen):
         report.notes.append(f"leaf {index}: proofs.json has a proof but events.jsonl has no such event")
-    report.checked.append(f"{proven} of {len(seen)} custody events proven included under the signed root")
+    report.checked.append(
+        f"{len(proven)} of {len(seen)} custody events proven included under the signed root"
+    )
+    return proven
 
 
 def _check_inclusion(
@@ -1118,39 +1171,50 @@ def verify_store_dir(
     path: Path,
     *,
     public_key: Ed25519PublicKey | None = None,
+    tsa_roots: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> VerificationReport:
     """Verify a copy of the blob store (and its custody ledger, if present); return the report."""
     report = VerificationReport(target=str(path), kind="store")
-    _check_blobs(path, report, progress)
+    blobs = _check_blobs(path, report, progress)
     temporary = path / "tmp"
     if temporary.is_dir():
         leftovers = sum(1 for _ in temporary.iterdir())
         if leftovers:
             report.notes.append(f"{leftovers} file(s) in tmp/ (uploads in progress) were not checked")
     custody = path / "custody"
-    if custody.is_dir():
-        _verify_store_ledger(_DirSource(custody, report, "custody/"), report, public_key)
-    else:
-        report.notes.append("no custody/ folder: the custody ledger was not checked")
+    if not custody.is_dir():
+        if blobs:
+            report.problem("custody/", "missing: no signed ledger, so the blobs are bound to nothing")
+        else:
+            report.notes.append("no custody/ folder: the custody ledger was not checked")
+        return report
+    trust = Trust(public_key, tuple(tsa_roots))
+    objects = _verify_store_ledger(_DirSource(custody, report, "custody/"), report, trust)
+    if objects is not None:  # else the ledger's failure is reported: no blob is bound
+        check_blobs_bound(blobs=blobs, objects=objects, report=report)
     return report
 
 
-def _check_blobs(root: Path, report: VerificationReport, progress: Callable[[int, int], None] | None) -> None:
-    """Re-hash every blob under sha256/ and compare with its name."""
+def _check_blobs(
+    root: Path, report: VerificationReport, progress: Callable[[int, int], None] | None
+) -> list[str]:
+    """Re-hash every blob under sha256/ and compare with its name; return the hex names of the blobs."""
     blob_root = root / "sha256"
     if not blob_root.is_dir():
         report.notes.append("no sha256/ folder: no blobs to check")
-        return
+        return []
     source = _DirSource(blob_root, report, "sha256/")
     names = sorted(source.sizes)
     good = 0
+    held: list[str] = []
     for done, rel in enumerate(names, 1):
         item = f"sha256/{rel}"
         match = _BLOB_RE.fullmatch(item)
         if not match or match[3][:2] != match[1] or match[3][2:4] != match[2]:
             report.problem(item, "unexpected file in the blob store (not sha256/ab/cd/<hex>)")
         else:
+            held.append(match[3])
             try:
                 found, _ = _hash_chunks(source.chunks(rel), ["sha256"])
             except _UnreadableError as exc:
@@ -1165,27 +1229,37 @@ def _check_blobs(root: Path, report: VerificationReport, progress: Callable[[int
         if progress is not None:
             progress(done, len(names))
     report.checked.append(f"{good} of {len(names)} blobs hash to their names")
+    return held
 
 
-def _verify_store_ledger(
-    source: _DirSource, report: VerificationReport, public_key: Ed25519PublicKey | None
-) -> None:
-    """Rebuild the Merkle root from every ledger record and compare it with the signed tree head."""
+def _verify_store_ledger(source: _DirSource, report: VerificationReport, trust: Trust) -> set[str] | None:
+    """Rebuild the Merkle root from every ledger record and compare it with the signed tree head.
+
+    Return the objects (``sha256:<hex>``) of the received/derived records under the signed root, or None
+    when the root could not be rebuilt and confirmed (then no record is proven).
+    """
     names = {name: name for name in source.sizes}
-    signed = _verify_signed_head(source, names, "custody/", report, public_key)
+    signed = _verify_signed_head(source, names, "custody/", report, trust)
     if signed is None:
-        return
+        return None
     if "ledger.jsonl" not in names:
         report.problem("custody/ledger.jsonl", "missing, so the signed root cannot be rebuilt")
-        return
+        return None
+    if signed.key_id not in report.signed_by:
+        return None  # the signature failed (reported): the ledger's records are vouched for by no one
     tree_size = signed.head.tree_size
     counted = _LedgerHashes(source, report)
     try:
         root = root_from_leaf_hashes(itertools.islice(counted, tree_size))
+        objects = set(counted.file_objects)
         extra = sum(1 for _ in counted)
     except _UnreadableError as exc:
         report.problem("custody/ledger.jsonl", f"cannot read: {exc}")
-        return
+        return None
+    if extra:
+        report.notes.append(
+            f"{extra} ledger record(s) after the signed tree head are not yet covered by a signature"
+        )
     if counted.count - extra < tree_size:
         report.problem(
             "custody/ledger.jsonl",
@@ -1193,7 +1267,7 @@ def _verify_store_ledger(
             str(tree_size),
             str(counted.count),
         )
-        return
+        return None
     if root != signed.head.root_hash:
         report.problem(
             "custody/ledger.jsonl",
@@ -1201,12 +1275,9 @@ def _verify_store_ledger(
             signed.head.root_hash.hex(),
             root.hex(),
         )
-    else:
-        report.checked.append(f"Merkle root of the first {tree_size} ledger records equals the signed root")
-    if extra:
-        report.notes.append(
-            f"{extra} ledger record(s) after the signed tree head are not yet covered by a signature"
-        )
+        return None
+    report.checked.append(f"Merkle root of the first {tree_size} ledger records equals the signed root")
+    return objects
 
 
 class _LedgerHashes:
@@ -1217,6 +1288,8 @@ class _LedgerHashes:
         self._lines = _lines(source.chunks("ledger.jsonl"))
         self._report = report
         self.count = 0
+        #: Objects of the received/derived records read so far (the files the ledger vouches for).
+        self.file_objects: list[str] = []
 
     def __iter__(self) -> Iterator[bytes]:
         """Return the iterator itself."""
@@ -1240,6 +1313,9 @@ class _LedgerHashes:
                 f"leaf_index {position}",
                 f"leaf_index {event.index}",
             )
+        fields = event.shown or _json_object_or_none(event.leaf) or {}
+        if fields.get("action") in FILE_ACTIONS and isinstance(fields.get("object"), str):
+            self.file_objects.append(fields["object"])
         return event.leaf_hash
 
 
@@ -1250,17 +1326,18 @@ def verify_path(
     path: Path,
     *,
     public_key: Ed25519PublicKey | None = None,
+    tsa_roots: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> VerificationReport:
     """Verify a bag zip, a bag folder or a store copy, whichever ``path`` is."""
     if path.is_file():
-        return verify_bag_zip(path, public_key=public_key)
+        return verify_bag_zip(path, public_key=public_key, tsa_roots=tsa_roots)
     if not path.is_dir():
         raise VerificationInputError(f"{path}: no such file or folder")
     if (path / "bagit.txt").is_file():
-        return verify_bag_dir(path, public_key=public_key)
+        return verify_bag_dir(path, public_key=public_key, tsa_roots=tsa_roots)
     if (path / "sha256").is_dir() or (path / "custody").is_dir():
-        return verify_store_dir(path, public_key=public_key, progress=progress)
+        return verify_store_dir(path, public_key=public_key, tsa_roots=tsa_roots, progress=progress)
     raise VerificationInputError(
         f"{path}: neither a bag (no bagit.txt) nor a store copy (no sha256/ or custody/)"
     )

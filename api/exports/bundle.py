@@ -39,9 +39,13 @@ from api.evidence import service as evidence_service
 from api.exports import service as export_service
 from api.models import CustodyEvent, EvidenceBlob, EvidenceItem
 from evidence_store.bag import BagWriter, sanitize_filename
+from evidence_store.binding import MANIFEST_PATH, BundleMember, bundle_manifest
+from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
 from evidence_store.merkle import MerkleTree
+from evidence_store.treehead import format_timestamp
 from evidence_store.verify import custody_bundle_files
+from schemas.custody import CustodyAction
 from schemas.evidence import Derivation, EvidenceForm
 from schemas.export import ExportAudience, ExportManifest, ExportManifestFile, WithheldItem
 
@@ -86,6 +90,16 @@ class Exhibit:
     blob: EvidenceBlob
     original_sha256: str | None
     path: str
+    original_id: uuid.UUID | None = None
+
+
+@dataclass
+class Statement:
+    """A sighted document's statement: the exact bytes whose SHA-256 its ``recorded`` event names."""
+
+    item: EvidenceItem
+    data: bytes
+    path: str
 
 
 @dataclass
@@ -95,8 +109,10 @@ class BundlePlan:
     audience: ExportAudience
     selection: export_service.Selection
     exhibits: list[Exhibit]
+    statements: list[Statement]
+    records: dict[str, bytes]
+    manifest: bytes
     custody_files: dict[str, bytes]
-    leaves_by_item: dict[uuid.UUID, list[int]]
     tree_size: int
     root_hash: str
     withheld: list[WithheldItem] = field(default_factory=list)
@@ -144,21 +160,22 @@ def _exhibit_blob(
     return copy, copy_blob
 
 
-def plan_bundle(
-    *, session: Session, ctx: AppContext, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
-) -> BundlePlan:
-    """Choose the exhibits, redact the record, and prove every exhibit's custody events against a signed head."""
-    selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=audience
-    )
-    case = selection.cases[0]
+def _choose_exhibits(
+    *,
+    session: Session,
+    ctx: AppContext,
+    actor: Actor,
+    case_id: uuid.UUID,
+    audience: ExportAudience,
+    withheld: list[WithheldItem],
+) -> list[Exhibit]:
+    """Pick, per file of the case, the bytes this audience may get (original or working copy), or withhold."""
     items = session.exec(
         select(EvidenceItem, EvidenceBlob)
         .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
         .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
         .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
     ).all()
-    withheld = list(selection.withheld)
     exhibits: list[Exhibit] = []
     for n, (item, blob) in enumerate(items, start=1):
         exhibit_id = f"E-{n}"
@@ -178,54 +195,57 @@ def plan_bundle(
             else ""
         )
         name = sanitize_filename(f"{exhibit_id}-{item.kind}" + (f".{extension}" if extension else ""))
+        copied = shipped.id != item.id
         exhibits.append(
             Exhibit(
                 exhibit_id=exhibit_id,
                 item=shipped,
                 blob=shipped_blob,
-                original_sha256=blob.sha256 if shipped.id != item.id else None,
+                original_sha256=blob.sha256 if copied else None,
                 path=f"exhibits/{name}",
+                original_id=item.id if copied else None,
             )
         )
-    head_row = custody_service.latest_signed_head(ctx=ctx)
-    signed = custody_service.signed_head_of(head_row)
-    item_ids = {e.item.id for e in exhibits} | {
-        e.item.derived_from_id for e in exhibits if e.item.derived_from_id
-    }
-    rows = session.exec(
-        select(CustodyEvent)
-        .where(col(CustodyEvent.evidence_id).in_(item_ids), col(CustodyEvent.leaf_index) < head_row.tree_size)
-        .order_by(col(CustodyEvent.leaf_index))
+    return exhibits
+
+
+def _choose_statements(
+    *, session: Session, case_id: uuid.UUID, audience: ExportAudience, withheld: list[WithheldItem]
+) -> list[Statement]:
+    """The sighted documents' statements, for an internal audience only: their text is not cleared."""
+    items = session.exec(
+        select(EvidenceItem)
+        .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.SIGHTED.value)
+        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
     ).all()
-    leaves = {row.leaf_index: bytes(row.leaf) for row in rows}
-    leaves_by_item: dict[uuid.UUID, list[int]] = {}
-    for row in rows:
-        if row.evidence_id is not None:
-            leaves_by_item.setdefault(row.evidence_id, []).append(row.leaf_index)
-    ctx.ledger.sync(ctx.db)
-    custody_files = custody_bundle_files(
-        tree=cast(MerkleTree, ctx.ledger),  # LedgerTree offers the same root/leaf_hash/proof methods
-        signed_head=signed,
-        public_key=ctx.signing_key.public_key(),
-        leaves=leaves,
-        timestamp_response=bytes(head_row.timestamp_response) if head_row.timestamp_response else None,
-    )
-    export_id = uuid.uuid4()
-    return BundlePlan(
-        export_id=export_id,
-        bag_name=sanitize_filename(f"{case.reference}_{datetime.now(UTC):%Y-%m-%d}_{audience.value}"),
-        audience=audience,
-        selection=selection,
-        exhibits=exhibits,
-        custody_files=custody_files,
-        leaves_by_item=leaves_by_item,
-        tree_size=head_row.tree_size,
-        root_hash=bytes(head_row.root_hash).hex(),
-        withheld=withheld,
-    )
+    statements: list[Statement] = []
+    for n, item in enumerate(items, start=1):
+        label = f"S-{n}"
+        if audience is not ExportAudience.INTERNAL:
+            reason = f"sighted document withheld from a {audience.value} bundle: its statement is not cleared"
+            withheld.append(WithheldItem(withheld=[label], reason=reason))
+            continue
+        data = canonical_json(evidence_service.statement_record(item))
+        if hashlib.sha256(data).hexdigest() != item.statement_sha256:
+            withheld.append(
+                WithheldItem(withheld=[label], reason="its statement no longer matches its digest")
+            )
+            continue
+        statements.append(Statement(item=item, data=data, path=f"sighted/{label}.json"))
+    return statements
 
 
-def _exhibits_record(plan: BundlePlan) -> list[dict[str, Any]]:
+def _file_events(session: Session, item_ids: set[uuid.UUID], below: int | None = None) -> list[CustodyEvent]:
+    """The ledger records naming these items (received, derived, ...), in ledger order."""
+    query = select(CustodyEvent).where(col(CustodyEvent.evidence_id).in_(item_ids))
+    if below is not None:
+        query = query.where(col(CustodyEvent.leaf_index) < below)
+    return list(session.exec(query.order_by(col(CustodyEvent.leaf_index))).all())
+
+
+def _exhibits_record(
+    exhibits: list[Exhibit], leaves_by_item: dict[uuid.UUID, list[int]]
+) -> list[dict[str, Any]]:
     return [
         {
             "exhibit_id": e.exhibit_id,
@@ -238,48 +258,202 @@ def _exhibits_record(plan: BundlePlan) -> list[dict[str, Any]]:
             "sha256": e.blob.sha256,
             "derived_from_sha256": e.original_sha256,
             "custody_leaves": sorted(
-                plan.leaves_by_item.get(e.item.id, [])
-                + (plan.leaves_by_item.get(e.item.derived_from_id, []) if e.item.derived_from_id else [])
+                leaves_by_item.get(e.item.id, [])
+                + (leaves_by_item.get(e.original_id, []) if e.original_id else [])
             ),
         }
-        for e in plan.exhibits
+        for e in exhibits
     ]
 
 
-def stream_bundle(*, ctx: AppContext, plan: BundlePlan, actor: Actor, organisation: str) -> Iterator[bytes]:
+def _members(
+    plan_exhibits: list[Exhibit], statements: list[Statement], records: dict[str, bytes]
+) -> list[BundleMember]:
+    """Every payload file but the manifest and the custody files, with the digest the ledger will bind."""
+    members = [
+        BundleMember(
+            path=f"data/{e.path}",
+            sha256=e.blob.sha256,
+            size=e.blob.size,
+            role="exhibit",
+            fields={
+                "exhibit_id": e.exhibit_id,
+                "evidence_id": str(e.item.id),
+                "derived_from": (
+                    {"evidence_id": str(e.original_id), "sha256": e.original_sha256}
+                    if e.original_id
+                    else None
+                ),
+            },
+        )
+        for e in plan_exhibits
+    ]
+    members += [
+        BundleMember(
+            path=f"data/{s.path}",
+            sha256=hashlib.sha256(s.data).hexdigest(),
+            size=len(s.data),
+            role="statement",
+            fields={"evidence_id": str(s.item.id)},
+        )
+        for s in statements
+    ]
+    members += [
+        BundleMember(
+            path=f"data/{path}",
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            role="record",
+            fields={},
+        )
+        for path, data in records.items()
+    ]
+    return members
+
+
+def _records(
+    *,
+    case: Any,
+    actor: Actor,
+    audience: ExportAudience,
+    export_id: uuid.UUID,
+    exported_at: datetime,
+    exhibits: list[Exhibit],
+    statements: list[Statement],
+    leaves_by_item: dict[uuid.UUID, list[int]],
+    withheld: list[WithheldItem],
+) -> dict[str, bytes]:
+    """The record files of the bag (bag-relative to data/), export record last: it lists the others."""
+    records = {
+        "records/case.json": case.model_dump_json(indent=2).encode(),
+        "records/exhibits.json": json.dumps(_exhibits_record(exhibits, leaves_by_item), indent=2).encode(),
+        "README.txt": README.encode(),
+    }
+    listed = [(f"data/{e.path}", e.blob.sha256, e.blob.size) for e in exhibits]
+    listed += [(f"data/{s.path}", hashlib.sha256(s.data).hexdigest(), len(s.data)) for s in statements]
+    listed += [(f"data/{p}", hashlib.sha256(d).hexdigest(), len(d)) for p, d in records.items()]
+    manifest = ExportManifest(
+        generator=export_service.GENERATOR,
+        generated_at=exported_at,
+        export_id=export_id,
+        format="bagit-zip",
+        audience=audience,
+        requested_by=str(actor.user_id),
+        selection={"case_ids": [str(case.id)]},
+        withheld=withheld,
+        files=[ExportManifestFile(name=name, sha256=sha, size=size) for name, sha, size in listed],
+    )
+    records["records/export.json"] = manifest.model_dump_json(indent=2).encode()
+    return records
+
+
+def plan_bundle(
+    *, session: Session, ctx: AppContext, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
+) -> BundlePlan:
+    """Choose the exhibits, redact the record, enter the bundle's manifest in the ledger, and prove it all.
+
+    Every file of the bundle is listed with its SHA-256 in a manifest whose own digest is appended to the
+    ledger (``exported``) before a byte is streamed; a head is then signed over it, so the exhibits' custody
+    events and the manifest travel with inclusion proofs against the same signed root.
+    """
+    selection = export_service.select_cases(
+        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=audience
+    )
+    case = selection.cases[0]
+    withheld = list(selection.withheld)
+    exhibits = _choose_exhibits(
+        session=session, ctx=ctx, actor=actor, case_id=case_id, audience=audience, withheld=withheld
+    )
+    statements = _choose_statements(session=session, case_id=case_id, audience=audience, withheld=withheld)
+    item_ids = {e.item.id for e in exhibits} | {e.original_id for e in exhibits if e.original_id}
+    item_ids |= {s.item.id for s in statements}
+    # A fresh session: a working copy made above committed after the request's session began reading.
+    with ctx.db.session(write=False) as fresh:
+        earlier = _file_events(fresh, item_ids)
+    leaves_by_item: dict[uuid.UUID, list[int]] = {}
+    for row in earlier:
+        if row.evidence_id is not None:
+            leaves_by_item.setdefault(row.evidence_id, []).append(row.leaf_index)
+    export_id, now = uuid.uuid4(), datetime.now(UTC)
+    exported_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    records = _records(
+        case=case,
+        actor=actor,
+        audience=audience,
+        export_id=export_id,
+        exported_at=exported_at,
+        exhibits=exhibits,
+        statements=statements,
+        leaves_by_item=leaves_by_item,
+        withheld=withheld,
+    )
+    manifest = bundle_manifest(
+        export_id=str(export_id),
+        audience=audience.value,
+        exported_at=format_timestamp(exported_at),
+        case={"id": str(case.id), "reference": case.reference},
+        members=_members(exhibits, statements, records),
+    )
+    with ctx.db.write_session() as writer:
+        event = custody_service.append_event(
+            session=writer,
+            actor=actor,
+            action=CustodyAction.EXPORTED,
+            evidence_id=None,
+            object_digest=Digest(hashlib.sha256(manifest).hexdigest()),
+            details={
+                "export": str(export_id),
+                "kind": "bundle",
+                "audience": audience.value,
+                "stage": "manifest",
+            },
+        )
+    head_row = custody_service.latest_signed_head(ctx=ctx)
+    with ctx.db.session(write=False) as fresh:
+        rows = [
+            *_file_events(fresh, item_ids, below=head_row.tree_size),
+            fresh.get(CustodyEvent, event.leaf_index),
+        ]
+    custody_files = custody_bundle_files(
+        tree=cast(MerkleTree, ctx.ledger),  # LedgerTree offers the same root/leaf_hash/proof methods
+        signed_head=custody_service.signed_head_of(head_row),
+        public_key=ctx.signing_key.public_key(),
+        leaves={row.leaf_index: bytes(row.leaf) for row in rows if row is not None},
+        timestamp_response=bytes(head_row.timestamp_response) if head_row.timestamp_response else None,
+    )
+    return BundlePlan(
+        export_id=export_id,
+        bag_name=sanitize_filename(f"{case.reference}_{exported_at:%Y-%m-%d}_{audience.value}"),
+        audience=audience,
+        selection=selection,
+        exhibits=exhibits,
+        statements=statements,
+        records=records,
+        manifest=manifest,
+        custody_files=custody_files,
+        tree_size=head_row.tree_size,
+        root_hash=bytes(head_row.root_hash).hex(),
+        withheld=withheld,
+    )
+
+
+def stream_bundle(*, ctx: AppContext, plan: BundlePlan, organisation: str) -> Iterator[bytes]:
     """Yield the zip; the exhibits' bytes are checked against their digests on the way out."""
     case = plan.selection.cases[0]
     writer = BagWriter(plan.bag_name)
-    files: list[ExportManifestFile] = []
     for exhibit in plan.exhibits:
         # The bag writer hashes each exhibit against its recorded digest and abandons the zip before it is
         # complete on a mismatch, so a second hashing pass in the store (verify=True) would only cost time.
         chunks = ctx.blob_store.open_range(Digest(exhibit.blob.sha256))
-        entry = yield from writer.add_payload(exhibit.path, chunks, expected_sha256=exhibit.blob.sha256)
-        files.append(ExportManifestFile(name=f"data/{exhibit.path}", sha256=entry.sha256, size=entry.size))
-    records = {
-        "records/case.json": case.model_dump_json(indent=2).encode(),
-        "records/exhibits.json": json.dumps(_exhibits_record(plan), indent=2).encode(),
-        "README.txt": README.encode(),
+        yield from writer.add_payload(exhibit.path, chunks, expected_sha256=exhibit.blob.sha256)
+    files = {
+        **{s.path: s.data for s in plan.statements},
+        **plan.records,
+        MANIFEST_PATH.removeprefix("data/"): plan.manifest,
         **{f"custody/{name}": data for name, data in plan.custody_files.items()},
     }
-    for path, data in records.items():
+    for path, data in files.items():
         yield from writer.add_payload_bytes(path, data)
-        files.append(
-            ExportManifestFile(name=f"data/{path}", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-        )
-    manifest = ExportManifest(
-        generator=export_service.GENERATOR,
-        generated_at=datetime.now(UTC),
-        export_id=plan.export_id,
-        format="bagit-zip",
-        audience=plan.audience,
-        requested_by=str(actor.user_id),
-        selection={"case_ids": [str(case.id)]},
-        withheld=plan.withheld,
-        files=files,
-    )
-    yield from writer.add_payload_bytes("records/export.json", manifest.model_dump_json(indent=2).encode())
     yield from writer.finish(
         {
             "Source-Organization": organisation,
@@ -313,7 +487,7 @@ def record_bundle(*, ctx: AppContext, actor: Actor, plan: BundlePlan, sha256: st
 def stream_and_record(*, ctx: AppContext, plan: BundlePlan, actor: Actor) -> Iterator[bytes]:
     """Yield the bundle; only once its last byte is sent is it recorded as exported (file digest and size)."""
     digest, size = hashlib.sha256(), 0
-    for chunk in stream_bundle(ctx=ctx, plan=plan, actor=actor, organisation=ctx.settings.organisation_name):
+    for chunk in stream_bundle(ctx=ctx, plan=plan, organisation=ctx.settings.organisation_name):
         digest.update(chunk)
         size += len(chunk)
         yield chunk

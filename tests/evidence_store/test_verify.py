@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evidence_store.bag import BagWriter
+from evidence_store.binding import MANIFEST_PATH, BundleMember, bundle_manifest
 from evidence_store.blobstore import LocalBlobStore
 from evidence_store.canonical import canonical_json
 from evidence_store.merkle import MerkleTree, leaf_hash
@@ -44,15 +45,60 @@ CASE_EVENTS = (3, 7, 8, 39)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+EXPORT_ID = "5b0c1f3e-8f5e-4f7e-9a51-7d0e5f1c2a10"
+PHOTO_ID = "0f4b7a52-3c1d-4e8b-8a6f-2b9d1c3e4f50"
+#: What the server enters in the ledger before it streams the bundle: every member with its digest.
+MANIFEST = bundle_manifest(
+    export_id=EXPORT_ID,
+    audience="internal",
+    exported_at="2024-05-01T12:59:00.000Z",
+    case={"id": "9a1e2d3c-4b5a-4f6e-8d7c-1a2b3c4d5e6f", "reference": "case-42"},
+    members=[
+        BundleMember(
+            path="data/exhibits/photo.jpg",
+            sha256=hashlib.sha256(PHOTO).hexdigest(),
+            size=len(PHOTO),
+            role="exhibit",
+            fields={"exhibit_id": "E-1", "evidence_id": PHOTO_ID, "derived_from": None},
+        ),
+        BundleMember(
+            path="data/records/testimony.txt",
+            sha256=hashlib.sha256(TESTIMONY).hexdigest(),
+            size=len(TESTIMONY),
+            role="record",
+            fields={},
+        ),
+    ],
+)
+#: Ledger records that receive a stored blob: index -> (evidence id, bytes).
+RECEIVED = {3: (PHOTO_ID, PHOTO), 5: ("t", TESTIMONY), 9: ("e", b""), 11: ("b", b"third blob")}
+MANIFEST_EVENT = 39
+
+
 def _record(i: int) -> dict[str, object]:
-    return {
+    record: dict[str, object] = {
         "seq": i,
-        "action": "received" if i % 2 else "hashed",
+        "action": "hashed",
         "actor": f"user-{i % 5}",
         "object_sha256": hashlib.sha256(i.to_bytes(4, "big")).hexdigest(),
         "timestamp": f"2024-05-01T12:{i:02d}:00.000Z",
         "notes": "фота з пратэсту",
     }
+    if i in RECEIVED:
+        evidence, data = RECEIVED[i]
+        record |= {
+            "action": "received",
+            "evidence": evidence,
+            "object": f"sha256:{hashlib.sha256(data).hexdigest()}",
+        }
+    if i == MANIFEST_EVENT:
+        details = {"export": EXPORT_ID, "audience": "internal", "kind": "bundle"}
+        record |= {
+            "action": "exported",
+            "object": f"sha256:{hashlib.sha256(MANIFEST).hexdigest()}",
+            "details": details,
+        }
+    return record
 
 
 @dataclass
@@ -110,7 +156,11 @@ def _bag_bytes(payload: dict[str, bytes]) -> bytes:
 
 
 def _payload(ledger: Ledger, custody: dict[str, bytes] | None = None) -> dict[str, bytes]:
-    files = {"exhibits/photo.jpg": PHOTO, "records/testimony.txt": TESTIMONY}
+    files = {
+        "exhibits/photo.jpg": PHOTO,
+        "records/testimony.txt": TESTIMONY,
+        "records/manifest.json": MANIFEST,
+    }
     files |= {f"custody/{name}": data for name, data in (custody or ledger.bundle_files()).items()}
     return files
 
@@ -119,6 +169,14 @@ def _payload(ledger: Ledger, custody: dict[str, bytes] | None = None) -> dict[st
 def bundle(ledger: Ledger, tmp_path: Path) -> Path:
     path = tmp_path / "bundle.zip"
     path.write_bytes(_bag_bytes(_payload(ledger)))
+    return path
+
+
+@pytest.fixture
+def key_file(ledger: Ledger, tmp_path: Path) -> Path:
+    """The organisation's published key, as a recipient holds it."""
+    path = tmp_path / "published.pem"
+    path.write_bytes(public_key_pem(ledger.key))
     return path
 
 
@@ -171,7 +229,8 @@ def test_clean_bundle_zip_verifies(bundle: Path, ledger: Ledger) -> None:
     report = verify_bag_zip(bundle)
     assert report.ok, report.problems
     text = "\n".join(report.checked)
-    files = 6 + (ledger.tsr is not None)  # 2 exhibits, 4 custody files, and the time-stamp token
+    # 2 files, the manifest, 7 custody files (4 JSON/PEM, 3 for checking by hand), and the time-stamp token
+    files = 10 + (ledger.tsr is not None)
     assert f"{files} of {files} payload files" in text
     assert "Payload-Oxum" in text
     assert f"tree head signed by key {key_id(ledger.key)}: {LEDGER_SIZE} records" in text
@@ -179,6 +238,7 @@ def test_clean_bundle_zip_verifies(bundle: Path, ledger: Ledger) -> None:
     if ledger.tsr is not None:
         assert "RFC 3161 time-stamp over the tree head" in text
     assert any("key shipped in the files" in note for note in report.notes)
+    assert "1 of 1 exhibits and statements bound to proven custody events" in text
 
 
 def test_clean_bundle_folder_verifies(bundle: Path, tmp_path: Path) -> None:
@@ -193,12 +253,11 @@ def test_supplied_public_key_replaces_the_shipped_one(bundle: Path, ledger: Ledg
     assert not any("key shipped" in note for note in report.notes)
 
 
-def test_bag_without_custody_verifies_with_a_note(tmp_path: Path) -> None:
+def test_bag_without_custody_is_refused_as_bound_to_nothing(tmp_path: Path) -> None:
     path = tmp_path / "plain.zip"
     path.write_bytes(_bag_bytes({"exhibits/photo.jpg": PHOTO}))
     report = verify_bag_zip(path)
-    assert report.ok, report.problems
-    assert any("no custody records" in note for note in report.notes)
+    assert _items(report) == ["data/custody/", MANIFEST_PATH]
 
 
 def test_bag_made_by_bagit_python_verifies(tmp_path: Path) -> None:
@@ -210,7 +269,8 @@ def test_bag_made_by_bagit_python_verifies(tmp_path: Path) -> None:
     (folder / "50% discount.txt").write_bytes(b"percent in a name")
     bagit.make_bag(str(folder), {"Contact-Name": "Test"}, checksums=["sha256", "sha512"])
     report = verify_bag_dir(folder)
-    assert report.ok, report.problems
+    # Every BagIt check passes; only the binding to a signed ledger is missing, and that refuses it.
+    assert _items(report) == ["data/custody/", MANIFEST_PATH], report.problems
 
 
 # --------------------------------------------------------------------------- damaged payload
@@ -242,7 +302,8 @@ def test_flipped_payload_byte_fails_the_cli_naming_the_file(bundle: Path) -> Non
 def test_flipped_payload_byte_in_a_folder_is_named(bundle: Path, tmp_path: Path) -> None:
     folder = _extract(bundle, tmp_path / "out")
     _flip_byte(folder / "data/exhibits/photo.jpg", 0)
-    assert _items(verify_bag_dir(folder)) == ["data/exhibits/photo.jpg"]
+    # Named twice: its bag manifest line and the signed bundle manifest both disagree with it.
+    assert set(_items(verify_bag_dir(folder))) == {"data/exhibits/photo.jpg"}
 
 
 def test_missing_and_unlisted_payload_files_are_named(bundle: Path, tmp_path: Path) -> None:
@@ -376,7 +437,8 @@ def test_changed_shown_field_is_named(ledger: Ledger, tmp_path: Path) -> None:
     path = tmp_path / "shown.zip"
     path.write_bytes(_bag_bytes(_payload(ledger, _tampered_events(ledger, change_shown_actor, 3))))
     report = verify_bag_zip(path)
-    assert _items(report) == ["leaf 3"]
+    # Leaf 3 receives the photo: once it is not proven, neither is the photo.
+    assert _items(report) == ["leaf 3", "data/exhibits/photo.jpg"]
     problem = report.problems[0]
     assert "shown field 'actor'" in problem.message
     assert (problem.expected, problem.found) == ('"user-3"', '"nobody"')
@@ -446,7 +508,7 @@ def test_custody_files_without_a_tree_head_are_reported(ledger: Ledger, tmp_path
     del files["tree-head.json"]
     path = tmp_path / "headless.zip"
     path.write_bytes(_bag_bytes(_payload(ledger, files)))
-    assert _items(verify_bag_zip(path)) == ["data/custody/tree-head.json"]
+    assert _items(verify_bag_zip(path)) == ["data/custody/tree-head.json", MANIFEST_PATH]
 
 
 def test_custody_bundle_files_refuses_leaves_outside_the_signed_tree(ledger: Ledger) -> None:
@@ -507,8 +569,8 @@ def test_clean_store_copy_verifies_with_progress(store_copy: Path) -> None:
     assert f"Merkle root of the first {LEDGER_SIZE} ledger records equals the signed root" in text
 
 
-def test_store_cli_exits_zero_and_shows_progress(store_copy: Path) -> None:
-    result = _run_cli("verify", str(store_copy))
+def test_store_cli_exits_zero_and_shows_progress(store_copy: Path, key_file: Path) -> None:
+    result = _run_cli("verify", str(store_copy), "--public-key", str(key_file))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "hashed 4/4 blobs" in result.stderr
     assert "VERIFIED" in result.stdout
@@ -577,14 +639,23 @@ def test_reordered_ledger_is_reported(store_copy: Path) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def test_cli_clean_bundle_exits_zero(bundle: Path) -> None:
-    result = _run_cli("verify", str(bundle))
+def test_cli_clean_bundle_exits_zero(bundle: Path, key_file: Path) -> None:
+    result = _run_cli("verify", str(bundle), "--public-key", str(key_file))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().endswith("VERIFIED: every check passed")
+    assert result.stdout.rstrip().endswith(
+        "VERIFIED: every check passed; every file is bound to the signed ledger"
+    )
 
 
-def test_cli_json_output(bundle: Path) -> None:
-    result = _run_cli("verify", str(bundle), "--json")
+def test_cli_without_the_published_key_never_says_verified(bundle: Path) -> None:
+    result = _run_cli("verify", str(bundle))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "VERIFIED" not in result.stdout
+    assert "FAIL  --public-key: not given" in result.stdout
+
+
+def test_cli_json_output(bundle: Path, key_file: Path) -> None:
+    result = _run_cli("verify", str(bundle), "--json", "--public-key", str(key_file))
     assert result.returncode == 0
     report = json.loads(result.stdout)
     assert report["ok"] is True
@@ -607,11 +678,11 @@ def test_verify_path_refuses_a_folder_that_is_neither(tmp_path: Path) -> None:
         verify_path(tmp_path)
 
 
-def test_verifier_loads_no_web_or_database_framework(bundle: Path) -> None:
+def test_verifier_loads_no_web_or_database_framework(bundle: Path, key_file: Path) -> None:
     code = (
         "import sys\n"
         "from evidence_store.__main__ import main\n"
-        f"status = main(['verify', {str(bundle)!r}])\n"
+        f"status = main(['verify', {str(bundle)!r}, '--public-key', {str(key_file)!r}])\n"
         "loaded = {m.split('.')[0] for m in sys.modules}\n"
         "bad = loaded & {'fastapi', 'starlette', 'pydantic', 'sqlmodel', 'sqlalchemy', 'boto3', 'api', 'schemas'}\n"
         "sys.exit(10 if bad else status)\n"
@@ -645,4 +716,33 @@ def test_zip_source_checks_deflated_entries_with_bounded_memory(tmp_path: Path) 
     path.write_bytes(data)
     assert len(data) < 100_000
     report = verify_bag_zip(path)
-    assert report.ok, report.problems
+    assert "1 of 1 payload files (20000000 bytes) match" in "\n".join(report.checked)
+    assert _items(report) == ["data/custody/", MANIFEST_PATH]  # read whole; refused only as unbound
+
+
+# --------------------------------------------------------------------------- the TSA's certificate chain
+
+
+def test_tsa_chain_is_checked_only_when_the_recipient_supplies_the_tsa_root(
+    bundle: Path, key_file: Path, tsa: LoopbackTsa | None, tmp_path: Path
+) -> None:
+    if tsa is None:
+        pytest.skip("needs the openssl command")
+    without = _run_cli("verify", str(bundle), "--public-key", str(key_file))
+    assert without.returncode == 0, without.stdout
+    assert "the TSA's certificate chain was NOT checked" in without.stdout
+    with_root = _run_cli("verify", str(bundle), "--public-key", str(key_file), "--tsa-ca", str(tsa.ca_file))
+    assert with_root.returncode == 0, with_root.stdout + with_root.stderr
+    assert "certificate chain valid at that time up to the TSA root you supplied" in with_root.stdout
+    assert "NOT checked" not in with_root.stdout
+    (tmp_path / "stranger").mkdir()
+    stranger = make_tsa(tmp_path / "stranger")
+    wrong = _run_cli("verify", str(bundle), "--public-key", str(key_file), "--tsa-ca", str(stranger.ca_file))
+    assert wrong.returncode == 1
+    assert "FAIL  data/custody/tree-head.tsr: time-stamp token check failed" in wrong.stdout
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    junk = _run_cli(
+        "verify", str(bundle), "--public-key", str(key_file), "--tsa-ca", str(tmp_path / "junk.pem")
+    )
+    assert junk.returncode == 2
+    assert "cannot use the TSA CA certificate" in junk.stderr
