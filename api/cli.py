@@ -234,7 +234,11 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 
-    labels = {"blobs": "rehashing stored files", "ledger": "checking ledger records"}
+    labels = {
+        "blobs": "rehashing stored files",
+        "ledger": "checking ledger records",
+        "binding": "checking bindings",
+    }
     with Progress(
         TextColumn("{task.description:<24}"),
         BarColumn(),
@@ -259,7 +263,7 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Rehash every stored file and check the whole custody ledger and its signed heads; exit 1 on any failure."""
+    """Rehash every stored file; check the ledger, its signed heads and its binding; exit 1 on any failure."""
     import json
 
     import sqlalchemy as sa

@@ -313,6 +313,48 @@ class BlobStore(abc.ABC):
         status = VerifyStatus.OK if found == digest else VerifyStatus.MISMATCH
         return VerifyResult(digest, status, found, size)
 
+    def open_verified_range(self, digest: Digest, start: int, end: int) -> Iterator[bytes]:
+        """Rehash the whole blob now, then return an iterator over bytes [start, end) that were verified.
+
+        The whole blob is read and must hash to ``digest`` before this returns (else BlobCorrupted, or
+        BlobNotFound if it is absent), so the caller can still refuse with an error status instead of a
+        partial response. InvalidRange, if the verified blob does not hold the range, is raised here too.
+
+        The check and the serving are two reads, and stored bytes may change in between (a file written
+        in place, an object overwritten). So the first read also keeps the SHA-256 of every BLOCK_SIZE
+        block the range touches, and the returned iterator reads those blocks again and yields a block's
+        bytes only once it hashes as it did in the verified read: every byte served is a byte verified.
+        A block changed in between raises BlobCorrupted before any of its bytes are yielded.
+
+        Cost: however small the range, the whole blob is read and hashed (seconds for a large video),
+        then the blocks holding the range are read and hashed once more; memory is one block plus 32
+        bytes per block of the range.
+        """
+        first, stop = start // BLOCK_SIZE, -(-end // BLOCK_SIZE)  # the blocks [first, stop) hold the range
+        size, block_hashes = self._hash_blocks(digest, first, stop)
+        if not 0 <= start <= end <= size:
+            raise InvalidRange(start, end, size)
+        if start == end:
+            return iter(())
+        chunks = self._read_range(digest, first * BLOCK_SIZE, min(stop * BLOCK_SIZE, size))
+        return _matching_blocks(digest, chunks, block_hashes, start - first * BLOCK_SIZE, end - start)
+
+    def _hash_blocks(self, digest: Digest, first: int, stop: int) -> tuple[int, list[bytes]]:
+        """Rehash the whole blob; return its size and the SHA-256 of blocks [first, stop), or raise BlobCorrupted."""
+        whole = hashlib.sha256()
+        kept: list[bytes] = []
+        size = 0
+        with contextlib.closing(self._read_range(digest, 0, self.size(digest))) as chunks:
+            for index, block in enumerate(_blocks(chunks)):
+                whole.update(block)
+                size += len(block)
+                if first <= index < stop:
+                    kept.append(hashlib.sha256(block).digest())
+        found = Digest(whole.hexdigest())
+        if found != digest:
+            raise BlobCorrupted(digest, found, f"its bytes hash to {found}")
+        return size, kept
+
 
 def _verified(digest: Digest, chunks: Generator[bytes, None, None]) -> Iterator[bytes]:
     """Pass chunks through, holding the last one back until the whole stream hashes to ``digest``."""
@@ -329,6 +371,40 @@ def _verified(digest: Digest, chunks: Generator[bytes, None, None]) -> Iterator[
         raise BlobCorrupted(digest, found, f"its bytes hash to {found}")
     if held is not None:
         yield held
+
+
+def _blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Regroup a stream that starts on a block boundary into BLOCK_SIZE blocks, the last one maybe shorter."""
+    pending = bytearray()
+    for chunk in chunks:
+        if not pending and len(chunk) == BLOCK_SIZE:
+            yield chunk  # the local store reads whole blocks: no copy
+            continue
+        pending += chunk
+        while len(pending) >= BLOCK_SIZE:
+            with memoryview(pending) as view:
+                block = bytes(view[:BLOCK_SIZE])
+            del pending[:BLOCK_SIZE]
+            yield block
+    if pending:
+        yield bytes(pending)
+
+
+def _matching_blocks(
+    digest: Digest, chunks: Generator[bytes, None, None], block_hashes: list[bytes], skip: int, length: int
+) -> Iterator[bytes]:
+    """Yield ``length`` bytes after the first ``skip``, each block only once it hashes to its verified hash."""
+    with contextlib.closing(chunks):
+        for index, (block, expected) in enumerate(zip(_blocks(chunks), block_hashes, strict=False)):
+            if hashlib.sha256(block).digest() != expected:
+                raise BlobCorrupted(digest, None, f"block {index} of the range changed after it was verified")
+            piece = block[skip : skip + length]
+            skip, length = 0, length - len(piece)
+            if piece:
+                yield piece
+            if not length:
+                return
+    raise BlobCorrupted(digest, None, f"the blob ended {length} bytes early, after it was verified")
 
 
 def _require_digest(digest: object) -> Digest:

@@ -10,7 +10,13 @@ Checks, each failure reported by item with expected and found values, none stopp
    (RFC 6962: SHA-256(0x00 || leaf)); each leaf is a version-1 record whose fields equal the row's
    columns (what the API lists and filters on);
 4. every signed tree head: its Ed25519 signature verifies with the service's key, and its root equals the
-   Merkle tree hash of the first ``tree_size`` leaves; its RFC 3161 token, if any, covers its signed bytes.
+   Merkle tree hash of the first ``tree_size`` leaves; its RFC 3161 token, if any, covers its signed bytes;
+5. binding, read from the leaves (the hashed records), not from the columns: every original file is named
+   by a ``received`` record of its item whose object is ``sha256:<its stored digest>``, every working copy
+   by a ``derived`` record of its item naming that digest and the original it was made from, every sighted
+   document by a ``recorded`` record naming its statement digest; every blob row is the object of a
+   ``received`` or ``derived`` record. Without this, a row rewritten to cite other stored bytes (or a row
+   added behind the service's back) would pass checks 1-4, each of which is true of the pieces alone.
 
 The ledger is read with plain driver rows (no ORM objects) and verified from the stored leaf bytes, never
 re-serialised: hashing is the work, so verification runs close to the speed of hashlib.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,6 +46,7 @@ from evidence_store.merkle import MerkleTree
 from evidence_store.treehead import TreeHeadSignatureError, format_timestamp
 from evidence_store.tsp import TimestampError, verify_timestamp_token
 from evidence_store.verify import Problem as Finding  # one failed check, the same shape for both verifiers
+from schemas.custody import CustodyAction
 from schemas.evidence import EvidenceForm, IntegrityStatus
 
 if TYPE_CHECKING:
@@ -87,12 +95,13 @@ def _quiet(phase: str, done: int, total: int) -> None:
 
 
 def verify_everything(*, ctx: AppContext, progress: Progress = _quiet) -> IntegrityReport:
-    """Rehash the whole store, check every sighted statement, the whole ledger and every signed head."""
+    """Rehash the whole store; check every sighted statement, the ledger, every signed head and every binding."""
     report = IntegrityReport()
     verify_blobs(ctx=ctx, report=report, progress=progress)
     verify_statements(ctx=ctx, report=report)
     tree = verify_ledger(ctx=ctx, report=report, progress=progress)
     verify_tree_heads(ctx=ctx, report=report, tree=tree)
+    verify_binding(ctx=ctx, report=report, progress=progress)
     return report
 
 
@@ -390,3 +399,156 @@ def verify_tree_heads(*, ctx: AppContext, report: IntegrityReport, tree: MerkleT
             )
     elif tree.size:
         report.notes.append("no tree head has been signed yet: the ledger's root is not yet committed to")
+
+
+# ---- binding: every stored file and statement named by the ledger ---------------------------------------
+
+#: Actions whose record binds an item to the bytes (or statement) it was filed with.
+_BINDING_ACTIONS = frozenset(
+    {CustodyAction.RECEIVED.value, CustodyAction.DERIVED.value, CustodyAction.RECORDED.value}
+)
+#: How those actions appear in a leaf: a cheap test that spares parsing every other record.
+_BINDING_MARKS = tuple(f'"{action}"'.encode("ascii") for action in sorted(_BINDING_ACTIONS))
+_FILE_ACTIONS = frozenset({CustodyAction.RECEIVED.value, CustodyAction.DERIVED.value})
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """What a ledger record binds: action, object digest and, for a working copy, the item it came from."""
+
+    action: str
+    object: str | None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object}" + (f" from evidence {self.source}" if self.source else "")
+
+
+@dataclass(frozen=True)
+class _BindingRecord:
+    """A binding as a leaf states it, with the leaf's position in the ledger."""
+
+    leaf_index: int
+    binding: _Binding
+
+
+def verify_binding(*, ctx: AppContext, report: IntegrityReport, progress: Progress = _quiet) -> None:
+    """Check that every item and every blob row is bound, by digest, to a record of the ledger."""
+    records = _binding_records(ctx, progress)
+    with ctx.db.session(write=False) as session:
+        items = session.execute(
+            sa.select(
+                col(EvidenceItem.id),
+                col(Case.reference),
+                col(EvidenceItem.form),
+                col(EvidenceItem.blob_sha256),
+                col(EvidenceItem.statement_sha256),
+                col(EvidenceItem.derived_from_id),
+            )
+            .join(Case, col(Case.id) == col(EvidenceItem.case_id))
+            .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
+        ).all()
+        blobs = session.exec(select(EvidenceBlob.sha256).order_by(col(EvidenceBlob.sha256))).all()
+        signed = session.exec(select(sa.func.max(col(CustodyTreeHead.tree_size)))).one() or 0
+    bound = unsigned = 0
+    for item_id, reference, form, blob_sha256, statement_sha256, source in items:
+        want = _required_binding(form, blob_sha256, statement_sha256, source)
+        found = records.get(str(item_id), [])
+        match = [r.leaf_index for r in found if r.binding == want and want.object is not None]
+        if match:
+            bound += 1
+            unsigned += min(match) >= signed
+            continue
+        expected = str(want) if want.object else f"{want.action} of a recorded digest (none is recorded)"
+        report.fail(
+            f"evidence {item_id} in case {reference}",
+            f"not bound to the ledger: no {want.action} record names this item with its digest",
+            expected,
+            "; ".join(str(r.binding) for r in found) or None,
+        )
+    cited = _verify_blobs_cited(report, blobs, records)
+    report.checked.append(
+        f"{bound} of {len(items)} evidence items and {cited} of {len(blobs)} stored files are bound to "
+        "ledger records by their digest"
+    )
+    if unsigned:
+        report.notes.append(
+            f"{unsigned} evidence item(s) are bound only by ledger records after the latest signed head"
+        )
+
+
+def _required_binding(
+    form: str, blob_sha256: str | None, statement_sha256: str | None, source: uuid.UUID | None
+) -> _Binding:
+    """Return the record that must bind an item: received, derived (from its original) or recorded."""
+    if form == EvidenceForm.SIGHTED.value:
+        return _Binding(
+            CustodyAction.RECORDED.value, f"sha256:{statement_sha256}" if statement_sha256 else None
+        )
+    blob = f"sha256:{blob_sha256}" if blob_sha256 else None
+    if form == EvidenceForm.WORKING_COPY.value:
+        return _Binding(CustodyAction.DERIVED.value, blob, str(source) if source else None)
+    return _Binding(CustodyAction.RECEIVED.value, blob)
+
+
+def _verify_blobs_cited(
+    report: IntegrityReport, blobs: Sequence[str], records: dict[str, list[_BindingRecord]]
+) -> int:
+    """Report each blob row that no received or derived record names as its object; return how many are."""
+    objects = {
+        r.binding.object for found in records.values() for r in found if r.binding.action in _FILE_ACTIONS
+    }
+    cited = 0
+    for sha256 in blobs:
+        if f"sha256:{sha256}" in objects:
+            cited += 1
+            continue
+        report.fail(
+            f"blob sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}",
+            "not bound to the ledger: no received or derived record names this stored file",
+            f"received or derived sha256:{sha256}",
+            None,
+        )
+    return cited
+
+
+def _binding_records(ctx: AppContext, progress: Progress) -> dict[str, list[_BindingRecord]]:
+    """Return, by evidence id, each received, derived and recorded record as its leaf (not its row) says.
+
+    Only leaves that hash to their stored leaf hash count; one that does not, or does not parse, binds
+    nothing (the ledger check reports it).
+    """
+    with ctx.db.engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM custody_event")).scalar_one()
+    records: dict[str, list[_BindingRecord]] = defaultdict(list)
+    done = 0
+    for rows in _ledger_rows(ctx, _LEDGER_COLUMNS):
+        for index, stored, stored_hash in rows:
+            leaf = bytes(stored)
+            if any(mark in leaf for mark in _BINDING_MARKS) and (
+                hashlib.sha256(_LEAF_PREFIX + leaf).digest() == bytes(stored_hash)
+            ):
+                _collect_binding(records, index, leaf)
+        done += len(rows)
+        progress("binding", done, total)
+    return records
+
+
+def _collect_binding(records: dict[str, list[_BindingRecord]], index: int, leaf: bytes) -> None:
+    """Add the binding a leaf states, if it is a received, derived or recorded record of an item."""
+    try:
+        record = _DECODER.decode(leaf.decode("utf-8"))
+    except ValueError:
+        return
+    if not isinstance(record, dict) or record.get("action") not in _BINDING_ACTIONS:
+        return
+    evidence, details = record.get("evidence"), record.get("details")
+    if not isinstance(evidence, str):
+        return
+    source = details.get("source") if isinstance(details, dict) else None
+    binding = _Binding(
+        record["action"],
+        record.get("object") if isinstance(record.get("object"), str) else None,
+        source if isinstance(source, str) and record["action"] == CustodyAction.DERIVED.value else None,
+    )
+    records[evidence].append(_BindingRecord(index, binding))

@@ -41,7 +41,7 @@ from api.problems import IntegrityFailure, NotFound, RangeNotSatisfiable, Valida
 from evidence_store.blobstore import StoredBlob
 from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
-from evidence_store.errors import BlobCorrupted, BlobNotFound
+from evidence_store.errors import BlobCorrupted, BlobNotFound, InvalidRange
 from evidence_store.reader import open_blob
 from evidence_store.sniff import SNIFF_BYTES, sniff_media_type
 from schemas.custody import CustodyAction, CustodyEventRead
@@ -449,17 +449,24 @@ def verify_evidence(*, ctx: AppContext, actor: Actor, evidence_id: uuid.UUID) ->
     )
 
 
-def _record_damage(*, ctx: AppContext, actor: Actor | None, item: EvidenceItem, found: str | None) -> None:
-    """Flag a blob found damaged while being read, and enter the finding in the ledger."""
+def _record_damage(
+    *,
+    ctx: AppContext,
+    actor: Actor | None,
+    item: EvidenceItem,
+    found: str | None,
+    status: IntegrityStatus = IntegrityStatus.MISMATCH,
+) -> None:
+    """Flag a blob found damaged (or missing) while being read, and enter the finding in the ledger."""
     sha256 = item.blob_sha256 or ""
-    details: dict[str, Any] = {"result": IntegrityStatus.MISMATCH.value, "during": "download"}
+    details: dict[str, Any] = {"result": status.value, "during": "download"}
     if found:
         details["found"] = found
     with ctx.db.write_session() as session:
         session.execute(
             sa.update(EvidenceBlob)
             .where(col(EvidenceBlob.sha256) == sha256)
-            .values(integrity=IntegrityStatus.MISMATCH.value, checked_at=datetime.now(UTC))
+            .values(integrity=status.value, checked_at=datetime.now(UTC))
         )
         custody_service.append_event(
             session=session,
@@ -536,7 +543,7 @@ def prepare_download(
     range_header: str | None,
     if_range: str | None,
 ) -> Download:
-    """Check, record and open an item's bytes; a blob known to be damaged is refused, never served."""
+    """Check, record and open an item's bytes; a blob known or found to be damaged is refused, never served."""
     with ctx.db.session(write=False) as session:
         item = get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
         blob = _blob_of(session, item)
@@ -544,19 +551,14 @@ def prepare_download(
         raise IntegrityFailure(
             f"The stored bytes of this evidence failed verification ({blob.integrity}); they are not served."
         )
-    digest = Digest(blob.sha256)
     etag = f'"sha256:{blob.sha256}"'
     # If-Range (RFC 9110 §13.1.5): a range only if the client's copy is still this representation.
     requested = _parse_range(range_header, blob.size) if (if_range is None or if_range == etag) else None
-    start, end = requested or (0, blob.size)
-    try:
-        chunks = ctx.blob_store.open_range(digest, start, end, verify=requested is None)
-    except BlobNotFound:
-        _set_integrity(ctx=ctx, sha256=blob.sha256, status=IntegrityStatus.MISSING)
-        raise IntegrityFailure("The stored bytes of this evidence are missing.") from None
+    digest = Digest(blob.sha256)
+    chunks = _open_served_bytes(ctx=ctx, actor=actor, item=item, digest=digest, requested=requested)
     details: dict[str, Any] = {}
     if requested is not None:
-        details = {"first_byte": start, "last_byte": end - 1}
+        details = {"first_byte": requested[0], "last_byte": requested[1] - 1}
     with ctx.db.write_session() as session:
         custody_service.append_event(
             session=session,
@@ -566,7 +568,58 @@ def prepare_download(
             object_digest=digest,
             details=details,
         )
-    b64 = base64.b64encode(digest.bytes).decode("ascii")
+
+    def on_damage(exc: BlobCorrupted) -> None:
+        _record_damage(ctx=ctx, actor=actor, item=item, found=str(exc.found) if exc.found else None)
+
+    return Download(
+        chunks=_guarded(chunks, on_damage),
+        status=206 if requested is not None else 200,
+        headers=_download_headers(item=item, blob=blob, etag=etag, requested=requested),
+        media_type=_served_type(blob.media_type),
+    )
+
+
+def _open_served_bytes(
+    *, ctx: AppContext, actor: Actor, item: EvidenceItem, digest: Digest, requested: tuple[int, int] | None
+) -> Iterator[bytes]:
+    """Open the bytes a download serves; if they are missing or fail verification, flag the blob and refuse.
+
+    A whole file is rehashed while it streams, its last chunk held back until the hash is known, so damage
+    cuts the transfer before the client holds a complete-looking copy. A range cannot be judged that way: a
+    206 asserts its bytes are part of the evidence, and its client cannot check them against Repr-Digest.
+    So the whole blob is rehashed before the status line is sent, and a blob that fails is refused as one
+    already known to be damaged is (IntegrityFailure), never with a 206. Cost: every range request, however
+    small, reads and hashes the whole stored blob (seconds for a large video), then the range's blocks again.
+
+    Why again: the stored bytes may change between that check and the serving (a file rewritten in place,
+    an S3 object overwritten). Reading from the file handle that was hashed would miss an in-place write and
+    does not exist on S3, so the served blocks are rehashed instead, each one sent only if it matches its
+    hash from the verified read (``BlobStore.open_verified_range``); a block that changed cuts the transfer.
+    """
+    try:
+        if requested is None:
+            return ctx.blob_store.open_range(digest, verify=True)
+        return ctx.blob_store.open_verified_range(digest, *requested)
+    except BlobNotFound:
+        _record_damage(ctx=ctx, actor=actor, item=item, found=None, status=IntegrityStatus.MISSING)
+        raise IntegrityFailure("The stored bytes of this evidence are missing.") from None
+    except BlobCorrupted as exc:
+        _record_damage(ctx=ctx, actor=actor, item=item, found=str(exc.found) if exc.found else None)
+        raise IntegrityFailure(
+            "The stored bytes of this evidence failed verification (mismatch); they are not served."
+        ) from None
+    except InvalidRange:
+        # The stored bytes verified, so the recorded size is what is wrong: nothing to flag on the blob.
+        raise IntegrityFailure("The recorded size of this evidence differs from its stored bytes.") from None
+
+
+def _download_headers(
+    *, item: EvidenceItem, blob: EvidenceBlob, etag: str, requested: tuple[int, int] | None
+) -> dict[str, str]:
+    """Return the headers of a download: length, digests, disposition, and the range served if partial."""
+    start, end = requested or (0, blob.size)
+    b64 = base64.b64encode(Digest(blob.sha256).bytes).decode("ascii")
     headers = {
         "Content-Length": str(end - start),
         "Accept-Ranges": "bytes",
@@ -579,16 +632,7 @@ def prepare_download(
     }
     if requested is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{blob.size}"
-
-    def on_damage(exc: BlobCorrupted) -> None:
-        _record_damage(ctx=ctx, actor=actor, item=item, found=str(exc.found) if exc.found else None)
-
-    return Download(
-        chunks=_guarded(chunks, on_damage),
-        status=206 if requested is not None else 200,
-        headers=headers,
-        media_type=_served_type(blob.media_type),
-    )
+    return headers
 
 
 def _guarded(chunks: Iterator[bytes], on_damage: Callable[[BlobCorrupted], None]) -> Iterator[bytes]:
@@ -598,7 +642,8 @@ def _guarded(chunks: Iterator[bytes], on_damage: Callable[[BlobCorrupted], None]
     except BlobCorrupted as exc:
         on_damage(exc)
         # Re-raised so the server cuts the connection: the client sees a broken transfer, and the
-        # held-back last chunk means it never holds a complete-looking copy.
+        # held-back chunk (a whole file's last, a range's changed block) means it never holds a
+        # complete-looking copy.
         raise
 
 

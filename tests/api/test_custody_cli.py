@@ -94,7 +94,7 @@ def _drop_append_only(ctx: AppContext) -> None:
 def test_precedent_verify_names_tampered_ledger_records(
     client: TestClient, ctx: AppContext, settings: Settings, documenter: Account
 ) -> None:
-    fill(client, documenter)
+    _, _, video = fill(client, documenter)
     _drop_append_only(ctx)
     with ctx.db.engine.begin() as conn:
         # Record 1: the leaf rewritten, its hash left alone.
@@ -114,7 +114,14 @@ def test_precedent_verify_names_tampered_ledger_records(
     assert [m for item, m in findings if item.startswith("tree head 4")] == [
         "signed root differs from the Merkle root of the stored leaves"
     ]
-    assert len(findings) == 3
+    # Record 1 was the video's "received" record: a leaf that does not hash right binds nothing.
+    unbound = {item for item, m in findings if m.startswith("not bound to the ledger")}
+    hex_ = video["digest"][7:]
+    assert unbound == {
+        next(item for item, _ in findings if item.startswith(f"evidence {video['id']}")),
+        f"blob sha256/{hex_[:2]}/{hex_[2:4]}/{hex_}",
+    }
+    assert len(findings) == 5
 
     # Rewriting a leaf and its hash together passes the leaf check, never the signed root.
     with ctx.db.engine.begin() as conn:

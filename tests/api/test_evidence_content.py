@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.auth.security import Actor
 from api.context import AppContext
+from api.evidence import service as evidence_service
+from evidence_store import BlobCorrupted
 from tests.conftest import Account
 from tests.factories import API, create_case, ok, upload
 
@@ -164,3 +169,109 @@ def test_a_missing_blob_is_reported(
         == "missing"
     )
     assert content(client, documenter, item).json()["type"] == "/problems/integrity-failure"
+
+
+# ---- ranges: only from a file verified whole ----------------------------------------------------------------
+
+TAMPERED_AT = 1_200_000  # inside `bytes=0-`, outside `bytes=10-20` and `bytes=-5`
+
+
+def custody_of(client: TestClient, who: Account, item: dict) -> list[dict]:
+    return ok(client.get(f"{API}/evidence/{item['id']}/custody", headers=who.headers))  # type: ignore[return-value]
+
+
+def assert_refused(response, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/integrity-failure"
+    assert "content-range" not in response.headers
+    assert data[:16] not in response.content
+
+
+@pytest.mark.parametrize("range_", ["bytes=0-", "bytes=10-20", "bytes=-5"])
+def test_a_range_of_a_tampered_file_is_refused_and_the_file_flagged(
+    client: TestClient, ctx: AppContext, documenter: Account, stored: tuple[dict, bytes], range_: str
+) -> None:
+    item, data = stored
+    flip_byte(ctx, item["digest"], TAMPERED_AT)
+    damaged = bytearray(data)
+    damaged[TAMPERED_AT] ^= 0x01
+    # The whole file is rehashed before a partial response starts, even for bytes that were not changed.
+    assert_refused(content(client, documenter, item, Range=range_), data)
+    seen = ok(client.get(f"{API}/evidence/{item['id']}", headers=documenter.headers))
+    assert seen["integrity"]["status"] == "mismatch"
+    custody = custody_of(client, documenter, item)
+    assert [e["action"] for e in custody] == ["received", "verified"]  # nothing was downloaded
+    assert custody[1]["details"] == {
+        "result": "mismatch",
+        "during": "download",
+        "found": f"sha256:{hashlib.sha256(damaged).hexdigest()}",
+    }
+    # From then on nothing is served, whole or in part.
+    for headers in ({}, {"Range": range_}):
+        assert_refused(content(client, documenter, item, **headers), data)
+
+
+def test_if_range_and_head_do_not_get_round_the_check(
+    client: TestClient, ctx: AppContext, documenter: Account, stored: tuple[dict, bytes]
+) -> None:
+    item, data = stored
+    etag = content(client, documenter, item, Range="bytes=0-0").headers["etag"]
+    flip_byte(ctx, item["digest"], TAMPERED_AT)
+    url = f"{API}/evidence/{item['id']}/content"
+    head = client.head(url, headers={**documenter.headers, "Range": "bytes=0-9"})
+    assert head.status_code not in (200, 206) and data[:10] not in head.content
+    assert_refused(content(client, documenter, item, Range="bytes=0-9", **{"If-Range": etag}), data)
+    assert_refused(content(client, documenter, item), data)
+
+
+def test_a_range_of_a_missing_file_is_refused_and_recorded(
+    client: TestClient, ctx: AppContext, documenter: Account, stored: tuple[dict, bytes]
+) -> None:
+    item, data = stored
+    hex_ = item["digest"][7:]
+    (ctx.settings.evidence_dir / "sha256" / hex_[:2] / hex_[2:4] / hex_).unlink()
+    assert_refused(content(client, documenter, item, Range="bytes=10-20"), data)
+    seen = ok(client.get(f"{API}/evidence/{item['id']}", headers=documenter.headers))
+    assert seen["integrity"]["status"] == "missing"
+    assert custody_of(client, documenter, item)[-1]["details"] == {"result": "missing", "during": "download"}
+
+
+def test_an_honest_file_beside_a_tampered_one_still_gets_its_ranges(
+    client: TestClient, ctx: AppContext, documenter: Account, stored: tuple[dict, bytes]
+) -> None:
+    tampered, _ = stored
+    flip_byte(ctx, tampered["digest"], TAMPERED_AT)
+    data = os.urandom(SIZE)
+    item = upload(client, documenter, tampered["case_id"], data, filename="honest.mp4")
+    for header, start, end in [("bytes=0-", 0, SIZE), ("bytes=10-20", 10, 21), ("bytes=-5", SIZE - 5, SIZE)]:
+        response = content(client, documenter, item, Range=header)
+        assert response.status_code == 206, header
+        assert response.content == data[start:end], header
+        assert response.headers["content-range"] == f"bytes {start}-{end - 1}/{SIZE}"
+    seen = ok(client.get(f"{API}/evidence/{item['id']}", headers=documenter.headers))
+    assert seen["integrity"]["status"] == "ok"
+
+
+def drain(chunks: Iterator[bytes], *, into: bytearray) -> None:
+    for chunk in chunks:
+        into += chunk
+
+
+def test_bytes_changed_between_the_check_and_the_serving_are_never_sent(
+    client: TestClient, ctx: AppContext, documenter: Account, stored: tuple[dict, bytes]
+) -> None:
+    item, data = stored
+    actor = Actor.for_user(documenter.user_id, documenter.username, documenter.role)
+    download = evidence_service.prepare_download(
+        ctx=ctx, actor=actor, evidence_id=uuid.UUID(item["id"]), range_header="bytes=0-", if_range=None
+    )
+    assert download.status == 206  # the whole file verified: the status line may go out
+    flip_byte(ctx, item["digest"], TAMPERED_AT)  # then the file changes before its second block is read
+    sent = bytearray()
+    with pytest.raises(BlobCorrupted):
+        drain(download.chunks, into=sent)
+    assert bytes(sent) == data[: 1024 * 1024]  # the changed block was withheld, not a byte of it sent
+    seen = ok(client.get(f"{API}/evidence/{item['id']}", headers=documenter.headers))
+    assert seen["integrity"]["status"] == "mismatch"
+    assert_refused(content(client, documenter, item, Range="bytes=0-9"), data)

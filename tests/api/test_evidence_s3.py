@@ -102,3 +102,34 @@ def test_bytes_changed_in_the_bucket_are_caught_by_verify(
         == "mismatch"
     )
     assert client.get(f"{API}/evidence/{item['id']}/content", headers=documenter.headers).status_code == 500
+
+
+def test_a_range_of_an_object_changed_in_the_bucket_is_refused_and_an_honest_one_served(
+    s3_client_app: TestClient, s3_client: S3Client, s3_bucket: str, documenter: Account
+) -> None:
+    client = s3_client_app
+    case = create_case(client, documenter)
+    size = 2 * 1024 * 1024 + 100  # three read blocks
+    honest_data, tampered_data = os.urandom(size), os.urandom(size)
+    honest = put_raw(client, documenter, case["id"], honest_data)
+    tampered = put_raw(client, documenter, case["id"], tampered_data)
+    hex_ = tampered["digest"][7:]
+    key = f"precedent/sha256/{hex_[:2]}/{hex_[2:4]}/{hex_}"
+    changed = bytearray(tampered_data)
+    changed[1_500_000] ^= 0x01  # inside `bytes=0-`, outside `bytes=10-20` and `bytes=-5`
+    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=bytes(changed))
+    url = f"{API}/evidence/{tampered['id']}/content"
+    for range_ in ("bytes=0-", "bytes=10-20", "bytes=-5"):
+        refused = client.get(url, headers={**documenter.headers, "Range": range_})
+        assert refused.status_code == 500, range_
+        assert refused.json()["type"] == "/problems/integrity-failure"
+        assert tampered_data[:16] not in refused.content and bytes(changed[-5:]) not in refused.content
+    assert client.get(url, headers=documenter.headers).status_code == 500  # flagged: a plain GET is refused
+    seen = ok(client.get(f"{API}/evidence/{tampered['id']}", headers=documenter.headers))
+    assert seen["integrity"]["status"] == "mismatch"
+    for range_, start, end in [("bytes=0-", 0, size), ("bytes=10-20", 10, 21), ("bytes=-5", size - 5, size)]:
+        part = client.get(
+            f"{API}/evidence/{honest['id']}/content", headers={**documenter.headers, "Range": range_}
+        )
+        assert part.status_code == 206, range_
+        assert part.content == honest_data[start:end], range_
