@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages
+.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages verifier
 
 venv: $(STAMP)
 
@@ -60,6 +60,11 @@ messages: $(STAMP)
 stress: $(STAMP)
 	PRECEDENT_TAMPER_FLIPS=200 PRECEDENT_TAMPER_EXHAUSTIVE=1 PRECEDENT_CRASH_ROUNDS=40 \
 		$(BIN)/pytest tests/hardening -s $(PYTEST_ARGS)
+
+# The stand-alone offline verifier (evidence_store alone, Python 3.10+): dist/precedent_evidence-<version>-py3-none-any.whl
+# and its sdist, installed by a recipient with pip and run as `precedent-verify verify BUNDLE --public-key KEY`.
+verifier: $(STAMP)
+	$(BIN)/python packaging/precedent-evidence/build.py --outdir dist
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

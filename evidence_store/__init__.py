@@ -57,6 +57,9 @@ from evidence_store.verify import VerificationInputError, VerificationReport, ve
 if TYPE_CHECKING:
     from evidence_store.s3 import S3BlobStore
 
+#: The library's version; the stand-alone distribution ``precedent-evidence`` takes its version from here.
+__version__ = "0.1.0"
+
 __all__ = [
     "BagError",
     "BagWriter",

@@ -46,7 +46,7 @@ import unicodedata
 import zipfile
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from evidence_store.digest import Digest
 from evidence_store.errors import DigestMismatch, EvidenceStoreError, IntegrityError
@@ -231,7 +231,7 @@ class BagWriter:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         if created is not None and created.tzinfo is None:
             raise ValueError("created must be timezone-aware")
-        moment = (created or datetime.now(UTC)).astimezone(UTC)
+        moment = (created or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self._chunk_size = chunk_size
         self._bagging_date = moment.date().isoformat()
         self._date_time = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)

@@ -42,7 +42,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, ClassVar, Self
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from evidence_store.digest import BLOCK_SIZE, Digest
 from evidence_store.errors import (
@@ -57,6 +57,20 @@ from evidence_store.errors import (
 
 if sys.platform != "win32":
     import fcntl
+
+if TYPE_CHECKING:
+    from typing import Self  # novermin (read by type checkers only)
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum  # novermin (3.11+ only)
+else:  # Python 3.10, where the stand-alone verifier (precedent-evidence) still runs
+
+    class StrEnum(str, enum.Enum):
+        """Stand in for 3.11's ``enum.StrEnum``: a member is its value in ``str()`` and f-strings."""
+
+        __str__ = str.__str__
+        __format__ = str.__format__
+
 
 __all__ = [
     "BlobStore",
@@ -88,7 +102,7 @@ _SHARD_RE = re.compile(r"[0-9a-f]{2}")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
-class VerifyStatus(enum.StrEnum):
+class VerifyStatus(StrEnum):
     """Outcome of rehashing one stored blob."""
 
     OK = "ok"

@@ -34,7 +34,7 @@ import math
 import re
 import uuid
 from collections.abc import Generator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import boto3
@@ -134,7 +134,7 @@ class S3BlobStore(BlobStore):
         bucket pass an age longer than the slowest upload (e.g. a day), or an upload in flight
         in another process is aborted. Interrupted part copies under ``sha256/`` are aborted too.
         """
-        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)
         removed = 0
         with _storage_errors("cleaning up temporary uploads"):
             for prefix in (self._tmp_prefix, self._blob_prefix):

@@ -44,7 +44,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def format_timestamp(moment: datetime) -> str:
     """Return ``moment`` as RFC 3339 UTC with millisecond precision, e.g. 2024-05-01T12:00:00.123Z."""
     if moment.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    utc = moment.astimezone(UTC)
+    utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -121,7 +121,7 @@ class TreeHead:
     @classmethod
     def now(cls, tree_size: int, root_hash: bytes) -> TreeHead:
         """Build a tree head stamped with the current UTC time."""
-        return cls(tree_size, root_hash, format_timestamp(datetime.now(UTC)))
+        return cls(tree_size, root_hash, format_timestamp(datetime.now(timezone.utc)))
 
     def signed_bytes(self) -> bytes:
         """Return the exact bytes that are signed and time-stamped (see the module docstring)."""

@@ -42,7 +42,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -626,7 +626,7 @@ def _generalized_time(node: Der) -> datetime:
     if not match:
         raise TimestampFormatError(f"genTime {text!r} is not DER GeneralizedTime")
     try:
-        moment = datetime.strptime(match[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        moment = datetime.strptime(match[1], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
     except ValueError as exc:
         raise TimestampFormatError(f"genTime {text!r} is not a real date and time") from exc
     micros = int((match[2] or "0")[:6].ljust(6, "0"))
