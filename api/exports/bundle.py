@@ -13,9 +13,12 @@ Bag layout::
     <bag>/data/exhibits/E-<n>-<name>          the exhibit bytes
     <bag>/data/records/case.json              the case, redacted for the audience
     <bag>/data/records/exhibits.json          exhibit id -> item, digest, original digest, custody leaves
-    <bag>/data/records/export.json            the export manifest: who, when, audience, what was withheld
+    <bag>/data/records/export.json            the export record: who, when, audience, what was withheld
+    <bag>/data/sighted/S-<n>.json             sighted statements, exactly the hashed bytes (internal only)
+    <bag>/data/records/manifest.json          every file above with its SHA-256: a ledger record (exported)
     <bag>/data/custody/events.jsonl  proofs.json  tree-head.json  public-key.pem  [tree-head.tsr]
-    <bag>/data/README.txt                     how to verify by hand
+                       proofs.txt  tree-head.txt  tree-head.sig   (the same, for checking by hand)
+    <bag>/data/README.txt                     how to verify, with the verifier or by hand
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from api.evidence import derive
 from api.evidence import metadata as evidence_metadata
 from api.evidence import service as evidence_service
 from api.exports import service as export_service
+from api.exports.bundle_readme import README
 from api.models import CustodyEvent, EvidenceBlob, EvidenceItem
 from evidence_store.bag import BagWriter, sanitize_filename
 from evidence_store.binding import MANIFEST_PATH, BundleMember, bundle_manifest
@@ -48,39 +52,6 @@ from evidence_store.verify import custody_bundle_files
 from schemas.custody import CustodyAction
 from schemas.evidence import Derivation, EvidenceForm
 from schemas.export import ExportAudience, ExportManifest, ExportManifestFile, WithheldItem
-
-README = """How to check this evidence bundle by hand
-=========================================
-
-1. The bag: every file under data/ is listed in manifest-sha256.txt with its SHA-256. Check with
-   `sha256sum -c manifest-sha256.txt` from the bag's top folder, or with the Library of Congress tool:
-   `python -m bagit --validate <bag folder>`.
-
-2. The exhibits: data/records/exhibits.json gives, for each exhibit file, the SHA-256 recorded when the file
-   was received. A working copy (metadata stripped) also names the SHA-256 of the evidentiary original it was
-   derived from; the derivation is one of its custody events.
-
-3. The custody events: each line of data/custody/events.jsonl carries the exact bytes that were hashed
-   ("leaf", base64). Its leaf hash is SHA-256 of the byte 0x00 followed by those bytes (RFC 6962).
-
-4. The tree head: data/custody/tree-head.json holds tree_size, root_hash, timestamp and an Ed25519 signature
-   over exactly these bytes (four lines, each ending with a line feed):
-
-       precedent-tree-head-v1
-       <tree_size in decimal>
-       <root_hash, 64 lowercase hex digits>
-       <timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ>
-
-   Check it with the key in data/custody/public-key.pem, and compare that key with the one the organisation
-   publishes (GET /api/v1/custody/key on its server, or its website).
-
-5. The proofs: data/custody/proofs.json gives, for each event, an RFC 6962 audit path from its leaf hash to
-   the signed root (node hash = SHA-256(0x01 || left || right)).
-
-6. All of the above in one command, with nothing but Python 3.11 and the `cryptography` package:
-   `python -m evidence_store verify <this zip file> --public-key <published key file>`
-   (evidence_store is the verifier of the Precedent project, released under the AGPL).
-"""
 
 
 @dataclass
