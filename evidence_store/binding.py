@@ -79,6 +79,7 @@ CUSTODY_FILES = frozenset(
         "tree-head.sig",
         "public-key.pem",
         "tree-head.tsr",
+        "earlier-heads.json",
     )
 )
 #: Events whose ``object`` is an evidence file's bytes as the organisation holds them.

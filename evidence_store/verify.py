@@ -96,6 +96,7 @@ from evidence_store.binding import (
     check_bundle_binding,
 )
 from evidence_store.errors import EvidenceStoreError
+from evidence_store.heads import EARLIER_HEADS, check_earlier_heads
 from evidence_store.merkle import (
     HASH_SIZE,
     MerkleTree,
@@ -862,7 +863,15 @@ def _verify_bag_custody(
     _check_hand_files(source, names, signed, report)
     proven = _check_events(source, names["events.jsonl"], proofs, signed, report)
     # Events proven under a head whose signature failed are proven against nothing anyone vouched for.
-    return proven if signed.key_id in report.signed_by else None
+    if signed.key_id not in report.signed_by:
+        return None
+    if EARLIER_HEADS in names:
+        key = trust.public_key or load_public_key(source.read(names["public-key.pem"]))  # it verified the head
+        data = _read_small(source, names[EARLIER_HEADS], report) or b""
+        check_earlier_heads(
+            data, latest=signed, key=key, tsa_roots=trust.tsa_roots, proven=proven, report=report
+        )
+    return proven
 
 
 def _check_hand_files(

@@ -18,11 +18,13 @@ Bag layout::
     <bag>/data/records/manifest.json          every file above with its SHA-256: a ledger record (exported)
     <bag>/data/custody/events.jsonl  proofs.json  tree-head.json  public-key.pem  [tree-head.tsr]
                        proofs.txt  tree-head.txt  tree-head.sig   (the same, for checking by hand)
+                       [earlier-heads.json]   the earliest head over each exhibit's record, tied to this one
     <bag>/data/README.txt                     how to verify, with the verifier or by hand
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import uuid
@@ -41,11 +43,12 @@ from api.evidence import metadata as evidence_metadata
 from api.evidence import service as evidence_service
 from api.exports import service as export_service
 from api.exports.bundle_readme import README
-from api.models import CustodyEvent, EvidenceBlob, EvidenceItem
+from api.models import CustodyEvent, CustodyTreeHead, EvidenceBlob, EvidenceItem
 from evidence_store.bag import BagWriter, sanitize_filename
 from evidence_store.binding import MANIFEST_PATH, BundleMember, bundle_manifest
 from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
+from evidence_store.heads import EARLIER_HEADS, EarlierHead, earlier_heads_json
 from evidence_store.merkle import MerkleTree
 from evidence_store.treehead import format_timestamp
 from evidence_store.verify import custody_bundle_files
@@ -318,6 +321,84 @@ def _records(
     return records
 
 
+#: Records whose earliest signed head dates the evidence: when a file or statement entered the ledger.
+_DATED_ACTIONS = frozenset({"received", "derived", "recorded"})
+
+
+def _earlier_heads(*, ctx: AppContext, leaf_indexes: list[int], latest: int) -> list[EarlierHead]:
+    """For each record, the earliest head signed over it before ``latest``, with its consistency proof."""
+    if not leaf_indexes:
+        return []
+    with ctx.db.session(write=False) as session:
+        sizes = list(
+            session.exec(
+                select(CustodyTreeHead.tree_size)
+                .where(
+                    col(CustodyTreeHead.tree_size) > min(leaf_indexes),
+                    col(CustodyTreeHead.tree_size) < latest,
+                )
+                .order_by(col(CustodyTreeHead.tree_size))
+            ).all()
+        )
+        chosen = {
+            sizes[at] for index in leaf_indexes if (at := bisect.bisect_right(sizes, index)) < len(sizes)
+        }
+        rows = [session.get(CustodyTreeHead, size) for size in sorted(chosen)]
+    return [
+        EarlierHead(
+            signed=custody_service.signed_head_of(row),
+            timestamp_response=bytes(row.timestamp_response) if row.timestamp_response else None,
+            consistency_path=ctx.ledger.consistency_proof(row.tree_size, latest),
+        )
+        for row in rows
+        if row is not None
+    ]
+
+
+def _enter_manifest(
+    *, ctx: AppContext, actor: Actor, manifest: bytes, export_id: uuid.UUID, audience: ExportAudience
+) -> int:
+    """Append the manifest's digest to the ledger as an 'exported' record; return its leaf index."""
+    with ctx.db.write_session() as writer:
+        event = custody_service.append_event(
+            session=writer,
+            actor=actor,
+            action=CustodyAction.EXPORTED,
+            evidence_id=None,
+            object_digest=Digest(hashlib.sha256(manifest).hexdigest()),
+            details={
+                "export": str(export_id),
+                "kind": "bundle",
+                "audience": audience.value,
+                "stage": "manifest",
+            },
+        )
+    return event.leaf_index
+
+
+def _custody_files(
+    *, ctx: AppContext, item_ids: set[uuid.UUID], manifest_leaf: int, head_row: CustodyTreeHead
+) -> dict[str, bytes]:
+    """data/custody/: the items' records and the manifest's, proven against ``head_row``, and earlier heads."""
+    with ctx.db.session(write=False) as fresh:
+        rows = [
+            *_file_events(fresh, item_ids, below=head_row.tree_size),
+            fresh.get(CustodyEvent, manifest_leaf),
+        ]
+    files = custody_bundle_files(
+        tree=cast(MerkleTree, ctx.ledger),  # LedgerTree offers the same root/leaf_hash/proof methods
+        signed_head=custody_service.signed_head_of(head_row),
+        public_key=ctx.signing_key.public_key(),
+        leaves={row.leaf_index: bytes(row.leaf) for row in rows if row is not None},
+        timestamp_response=bytes(head_row.timestamp_response) if head_row.timestamp_response else None,
+    )
+    dated = [r.leaf_index for r in rows if r is not None and r.action in _DATED_ACTIONS]
+    heads = _earlier_heads(ctx=ctx, leaf_indexes=dated, latest=head_row.tree_size)
+    if heads:
+        files[EARLIER_HEADS] = earlier_heads_json(heads)
+    return files
+
+
 def plan_bundle(
     *, session: Session, ctx: AppContext, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
 ) -> BundlePlan:
@@ -365,33 +446,11 @@ def plan_bundle(
         case={"id": str(case.id), "reference": case.reference},
         members=_members(exhibits, statements, records),
     )
-    with ctx.db.write_session() as writer:
-        event = custody_service.append_event(
-            session=writer,
-            actor=actor,
-            action=CustodyAction.EXPORTED,
-            evidence_id=None,
-            object_digest=Digest(hashlib.sha256(manifest).hexdigest()),
-            details={
-                "export": str(export_id),
-                "kind": "bundle",
-                "audience": audience.value,
-                "stage": "manifest",
-            },
-        )
-    head_row = custody_service.latest_signed_head(ctx=ctx)
-    with ctx.db.session(write=False) as fresh:
-        rows = [
-            *_file_events(fresh, item_ids, below=head_row.tree_size),
-            fresh.get(CustodyEvent, event.leaf_index),
-        ]
-    custody_files = custody_bundle_files(
-        tree=cast(MerkleTree, ctx.ledger),  # LedgerTree offers the same root/leaf_hash/proof methods
-        signed_head=custody_service.signed_head_of(head_row),
-        public_key=ctx.signing_key.public_key(),
-        leaves={row.leaf_index: bytes(row.leaf) for row in rows if row is not None},
-        timestamp_response=bytes(head_row.timestamp_response) if head_row.timestamp_response else None,
+    manifest_leaf = _enter_manifest(
+        ctx=ctx, actor=actor, manifest=manifest, export_id=export_id, audience=audience
     )
+    head_row = custody_service.latest_signed_head(ctx=ctx)
+    custody_files = _custody_files(ctx=ctx, item_ids=item_ids, manifest_leaf=manifest_leaf, head_row=head_row)
     return BundlePlan(
         export_id=export_id,
         bag_name=sanitize_filename(f"{case.reference}_{exported_at:%Y-%m-%d}_{audience.value}"),

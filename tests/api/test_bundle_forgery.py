@@ -19,11 +19,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from api.main import create_app
 from evidence_store.binding import MANIFEST_PATH
 from evidence_store.canonical import canonical_json
 from evidence_store.treehead import SignedTreeHead, load_public_key, public_key_pem
 from evidence_store.verify import VerificationReport, verify_bag_dir, verify_bag_zip
 from tests.conftest import Account
+from tests.evidence_store.conftest_ledger import make_tsa, requires_openssl, serve_tsa
 from tests.factories import API, create_case, make_jpeg, ok, upload
 
 
@@ -365,3 +367,41 @@ def test_the_manifest_event_is_in_the_signed_ledger_and_names_the_export(
     assert _leaf_of(event)["details"]["export"] == manifest["export_id"]
     head = json.loads((bag / "data/custody/tree-head.json").read_text())
     assert event["leaf_index"] < head["tree_size"]
+
+
+# --------------------------------------------------------------------------- when each exhibit's record existed
+
+
+@requires_openssl
+def test_an_exhibit_is_dated_by_the_earliest_time_stamped_head_tied_to_the_bundles_head(
+    make_settings, coordinator: Account, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    tsa_dir = tmp_path / "tsa"
+    tsa_dir.mkdir()
+    tsa = make_tsa(tsa_dir)
+    with (
+        serve_tsa(tsa) as tsa_url,
+        TestClient(create_app(make_settings(tsa_urls=[f"{tsa_url}/rsa"]))) as client,
+    ):
+        case = create_case(client, coordinator, categories=["A.LIB.ARREST"], summary="Dated.")
+        first = upload(client, coordinator, case["id"], b"Received early\n", filename="early.txt")
+        early = ok(client.get(f"{API}/custody/tree-head", headers=coordinator.headers))  # signed and stamped
+        upload(client, coordinator, case["id"], b"Received later\n", filename="later.txt")
+        blob = _bundle(client, coordinator, case["id"])
+        key = load_public_key(
+            ok(client.get(f"{API}/custody/key", headers=coordinator.headers))["public_key_pem"].encode()
+        )
+    bag = _unpack(blob, tmp_path / "x")
+    heads = json.loads((bag / "data/custody/earlier-heads.json").read_text())["heads"]
+    assert [h["tree_head"]["tree_size"] for h in heads] == [early["tree_size"]]
+    report = verify_bag_dir(bag, public_key=key, tsa_roots=[tsa.ca_file.read_bytes()])
+    assert report.ok, report.problems
+    dated = next(line for line in report.checked if line.startswith("earlier head"))
+    assert f"evidence {first['id']}" in dated and "(chain checked)" in dated
+    # A rebuilt ledger: the earlier head no longer extends to the bundle's.
+    heads[0]["consistency_path"] = ["00" * 32 for _ in heads[0]["consistency_path"]] or ["00" * 32]
+    (bag / "data/custody/earlier-heads.json").write_text(json.dumps({"heads": heads}))
+    _rebag(bag)
+    report = verify_bag_dir(bag, public_key=key)
+    assert _named(report) == {"data/custody/earlier-heads.json head #0"}
+    assert "not consistent with the bundle's head" in report.problems[0].message
