@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "--public-key",
         type=Path,
         metavar="FILE",
-        help="the organisation's published Ed25519 public key (PEM); default: the key shipped in PATH",
+        help="the organisation's published Ed25519 public key (PEM); without it nothing is VERIFIED (exit 1)",
     )
     verify.add_argument(
         "--tsa-ca",

@@ -333,7 +333,7 @@ def test_a_json_bomb_anywhere_is_refused_by_name_never_a_traceback(
     assert f"FAIL  {target}" in result.stdout or f"FAIL  {target} line 1" in result.stdout
 
 
-@pytest.mark.parametrize("damage", ["truncate", "escape"])
+@pytest.mark.parametrize("damage", ["truncate", "escape", "nesting"])
 def test_a_malformed_zip_is_refused_by_name(
     honest: dict, published_key: Path, tmp_path: Path, damage: str
 ) -> None:
@@ -345,9 +345,12 @@ def test_a_malformed_zip_is_refused_by_name(
         with zipfile.ZipFile(io.BytesIO(honest["zip"])) as old, zipfile.ZipFile(path, "w") as new:
             for info in old.infolist():
                 new.writestr(info, old.read(info))
-            named = old.infolist()[0].filename.split("/")[0] + "/data/../../../etc/cron.d/x"
-            new.writestr(named, b"* * * * * root true\n")
-        message = "unsafe zip entry"
+            bag_name = old.infolist()[0].filename.split("/")[0]
+            if damage == "escape":
+                named, message = f"{bag_name}/data/../../../etc/cron.d/x", "unsafe zip entry"
+            else:  # 10,000 folders deep: read as a name, never walked
+                named, message = "data/" + "a/" * 10_000 + "x", "not in the signed manifest"
+            new.writestr(named if damage == "escape" else f"{bag_name}/{named}", b"* * * * * root true\n")
     report = verify_bag_zip(path, public_key=load_public_key(published_key.read_bytes()))
     assert any(p.item == named and message in p.message for p in report.problems), report.problems
 
