@@ -74,9 +74,11 @@ import hashlib
 import itertools
 import json
 import os
+import queue
 import re
 import stat
 import struct
+import threading
 import unicodedata
 import zipfile
 import zlib
@@ -289,14 +291,59 @@ def _comparable(value: Any) -> str:
     return _COMPARABLE_ENCODER.encode(value)
 
 
+class _HashThread:
+    """Feed blocks, in order, to one hash on a thread of its own: hashlib releases the GIL on large buffers.
+
+    A bag with SHA-256 and SHA-512 manifests needs both over every byte; on two cores the second hash runs
+    beside reading and the first one instead of after them (a 1 GiB exhibit verifies about 1.7x faster,
+    bench/bench_verify.py). The queue is bounded, so memory stays a few blocks whatever the file's size.
+    """
+
+    def __init__(self, hasher: Any) -> None:
+        """Start the thread."""
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._hasher = hasher
+        self._thread = threading.Thread(target=self._run, name="verify-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._hasher.update(block)
+
+    def put(self, block: bytes) -> None:
+        """Queue a block (waits while the queue is full)."""
+        self._queue.put(block)
+
+    def close(self) -> None:
+        """Let the thread finish the queued blocks and end."""
+        self._queue.put(None)
+        self._thread.join()
+
+
 def _hash_chunks(chunks: Iterable[bytes], algorithms: Iterable[str]) -> tuple[dict[str, str], int]:
-    """Hash a byte stream with several algorithms at once; return (name -> hex, byte count)."""
+    """Hash a byte stream with several algorithms at once; return (name -> hex, byte count).
+
+    The first algorithm runs here; from the second block on, each other one runs on a thread of its own.
+    """
     hashers = {name: hashlib.new(name) for name in algorithms}
+    first, *others = hashers.values()
+    threads: list[_HashThread] = []
     size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        for hasher in hashers.values():
-            hasher.update(chunk)
+    try:
+        for number, chunk in enumerate(chunks):
+            size += len(chunk)
+            if number == 1 and others:  # a file of more than one block: worth a thread per other hash
+                threads = [_HashThread(hasher) for hasher in others]
+            if threads:
+                for thread in threads:
+                    thread.put(chunk)
+            else:
+                for hasher in others:
+                    hasher.update(chunk)
+            first.update(chunk)
+    finally:
+        for thread in threads:
+            thread.close()
     return {name: h.hexdigest() for name, h in hashers.items()}, size
 
 
@@ -866,7 +913,9 @@ def _verify_bag_custody(
     if signed.key_id not in report.signed_by:
         return None
     if EARLIER_HEADS in names:
-        key = trust.public_key or load_public_key(source.read(names["public-key.pem"]))  # it verified the head
+        key = trust.public_key or load_public_key(
+            source.read(names["public-key.pem"])
+        )  # it verified the head
         data = _read_small(source, names[EARLIER_HEADS], report) or b""
         check_earlier_heads(
             data, latest=signed, key=key, tsa_roots=trust.tsa_roots, proven=proven, report=report
