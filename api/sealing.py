@@ -25,7 +25,7 @@ class SealError(Exception):
 
 
 class Sealer:
-    """Seal and open JSON documents under one AES-256-GCM key."""
+    """Seal JSON documents under one AES-256-GCM key; open them only through api.identity.door (audited)."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
@@ -39,8 +39,9 @@ class Sealer:
         plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
         return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
 
-    def open(self, sealed: bytes, *, context: str) -> dict[str, Any]:
-        """Decrypt a sealed document, or raise SealError."""
+    def _open(self, sealed: bytes, *, context: str) -> dict[str, Any]:
+        """Decrypt a sealed document, or raise SealError. Only api.identity.door calls this: it records the
+        opening in the audit log first (a test fails on any other caller)."""
         try:
             plaintext = self._aead.decrypt(sealed[:12], sealed[12:], context.encode())
         except (InvalidTag, ValueError) as exc:

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from api.auth.permissions import Permission
 from api.auth.security import Actor
+from api.identity import door
 from api.models import Revision
 from api.sealing import Sealer
 from schemas.history import FieldChange, RevisionRead
@@ -62,7 +63,7 @@ def list_revisions(
         .where(Revision.entity_type == entity_type, Revision.entity_id == entity_id)
         .order_by(Revision.id)  # type: ignore[arg-type]
     ).all()
-    return [_to_read(row, actor=actor, sealer=sealer) for row in rows]
+    return _to_reads(list(rows), session=session, actor=actor, sealer=sealer)
 
 
 def list_case_revisions(
@@ -72,13 +73,33 @@ def list_case_revisions(
     rows = session.exec(
         select(Revision).where(Revision.case_id == case_id).order_by(Revision.id)  # type: ignore[arg-type]
     ).all()
-    return [_to_read(row, actor=actor, sealer=sealer) for row in rows]
+    return _to_reads(list(rows), session=session, actor=actor, sealer=sealer)
 
 
-def _to_read(row: Revision, *, actor: Actor, sealer: Sealer) -> RevisionRead:
+def _to_reads(rows: list[Revision], *, session: Session, actor: Actor, sealer: Sealer) -> list[RevisionRead]:
+    """Wire forms of revisions; sealed identity values opened through the audited door, in one event."""
+    sealed = [r for r in rows if r.sealed_identity is not None]
+    opened: dict[int, dict[str, Any]] = {}
+    if sealed and actor.can(Permission.PERSON_READ_IDENTITY):
+        values = [
+            door.SealedValue(r.entity_id, r.sealed_identity or b"", _revision_context(r.entity_id, r.version))
+            for r in sealed
+        ]
+        documents = door.open_identities(
+            session=session,
+            sealer=sealer,
+            actor=actor,
+            kind=door.SealedKind.IDENTITY_REVISION,
+            values=values,
+            purpose="history",
+        )
+        opened = {r.id or 0: document for r, document in zip(sealed, documents, strict=True)}
+    return [_to_read(row, opened.get(row.id or 0)) for row in rows]
+
+
+def _to_read(row: Revision, opened: dict[str, Any] | None) -> RevisionRead:
     changes = {k: FieldChange(**v) for k, v in row.changes.items()}
-    if row.sealed_identity is not None and actor.can(Permission.PERSON_READ_IDENTITY):
-        opened = sealer.open(row.sealed_identity, context=_revision_context(row.entity_id, row.version))
+    if opened is not None:
         changes |= {f"identity.{k}": FieldChange(**v) for k, v in opened.items()}
     return RevisionRead(
         id=row.id or 0,

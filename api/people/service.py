@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.cases.dates import latest_possible_today
 from api.history import service as history_service
+from api.identity import door
 from api.models import Case, Consent, Involvement, Organisation, Person, PersonIdentity, Testimony
 from api.models.base import utcnow
 from api.pagination import keyset_page
@@ -108,12 +108,37 @@ def _identity_context(person_id: uuid.UUID) -> str:
     return f"person:{person_id}"
 
 
-def read_identity(*, session: Session, sealer: Sealer, person_id: uuid.UUID) -> dict[str, Any] | None:
-    """Open a person's sealed identity (None when none was recorded)."""
-    row = session.get(PersonIdentity, person_id)
-    if row is None:
-        return None
-    return sealer.open(row.sealed, context=_identity_context(person_id))
+def read_identity(
+    *, session: Session, sealer: Sealer, actor: Actor, person_id: uuid.UUID, purpose: door.Purpose
+) -> dict[str, Any] | None:
+    """Open a person's sealed identity through the audited door (None when none was recorded)."""
+    return open_identities(
+        session=session, sealer=sealer, actor=actor, person_ids=[person_id], purpose=purpose
+    ).get(person_id)
+
+
+def open_identities(
+    *,
+    session: Session,
+    sealer: Sealer,
+    actor: Actor,
+    person_ids: list[uuid.UUID],
+    purpose: door.Purpose,
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Open the sealed identities of these people (those who have one), recorded as one audit event."""
+    if not person_ids:
+        return {}
+    rows = session.exec(select(PersonIdentity).where(col(PersonIdentity.person_id).in_(person_ids))).all()
+    values = [door.SealedValue(row.person_id, row.sealed, _identity_context(row.person_id)) for row in rows]
+    opened = door.open_identities(
+        session=session,
+        sealer=sealer,
+        actor=actor,
+        kind=door.SealedKind.PERSON_IDENTITY,
+        values=values,
+        purpose=purpose,
+    )
+    return {value.subject_id: identity for value, identity in zip(values, opened, strict=True)}
 
 
 def _write_identity(
@@ -143,11 +168,18 @@ def _identity_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
 def person_to_read(
     *, session: Session, actor: Actor, sealer: Sealer, person: Person, with_identity: bool = True
 ) -> PersonRead:
-    """Wire form of a person; the identity only for callers holding person:read_identity who want it."""
-    identity = None
+    """Wire form of a person; the identity (opened through the audited door) only for callers holding
+    person:read_identity who want it."""
+    opened = None
     if with_identity and actor.can(Permission.PERSON_READ_IDENTITY):
-        opened = read_identity(session=session, sealer=sealer, person_id=person.id)
-        identity = Identity.model_validate(opened) if opened is not None else None
+        opened = read_identity(
+            session=session, sealer=sealer, actor=actor, person_id=person.id, purpose="show"
+        )
+    return _person_read(person, opened)
+
+
+def _person_read(person: Person, opened: dict[str, Any] | None) -> PersonRead:
+    identity = Identity.model_validate(opened) if opened is not None else None
     return PersonRead(
         **{name: getattr(person, name) for name in _PERSON_FIELDS},
         id=person.id,
@@ -192,8 +224,9 @@ def create_person(*, session: Session, actor: Actor, sealer: Sealer, person_in: 
         identity_changes=identity_changes,
         sealer=sealer,
     )
+    read = person_to_read(session=session, actor=actor, sealer=sealer, person=person)
     session.commit()
-    return person_to_read(session=session, actor=actor, sealer=sealer, person=person)
+    return read
 
 
 def update_person(
@@ -218,14 +251,18 @@ def update_person(
     if person_in.identity is not None:
         if not actor.can(Permission.PERSON_READ_IDENTITY):
             raise PermissionDenied("Changing an identity needs person:read_identity.")
-        before = read_identity(session=session, sealer=sealer, person_id=person.id)
+        before = read_identity(
+            session=session, sealer=sealer, actor=actor, person_id=person.id, purpose="update"
+        )
         patch = json_value(person_in.identity.model_dump(exclude_unset=True))
         after = {k: v for k, v in {**(before or {}), **patch}.items() if v not in (None, [], "")}
         identity_changes = _identity_diff(before, after) or None
         if identity_changes:
             _write_identity(session=session, sealer=sealer, person_id=person.id, identity=after)
     if not changes and not identity_changes:
-        return person_to_read(session=session, actor=actor, sealer=sealer, person=person)
+        unchanged = person_to_read(session=session, actor=actor, sealer=sealer, person=person)
+        session.commit()  # nothing changed but the audit log: the identity in the answer was opened
+        return unchanged
     version = conditional_update(
         session=session,
         model=Person,
@@ -245,9 +282,11 @@ def update_person(
         identity_changes=identity_changes,
         sealer=sealer,
     )
-    session.commit()
-    fresh = reload(session, Person, person.id)
-    return person_to_read(session=session, actor=actor, sealer=sealer, person=fresh)
+    read = person_to_read(
+        session=session, actor=actor, sealer=sealer, person=reload(session, Person, person.id)
+    )
+    session.commit()  # the change, its revision and the audit event of the identity in the answer: one commit
+    return read
 
 
 def retract_person(
@@ -263,27 +302,9 @@ def retract_person(
 
 
 def get_person(*, session: Session, actor: Actor, sealer: Sealer, person_id: uuid.UUID) -> PersonRead:
-    """Return a visible person; reading an identity is written to the audit log."""
+    """Return a visible person; reading an identity is written to the audit log (api.identity.door)."""
     person = get_person_or_raise(session=session, actor=actor, person_id=person_id)
-    read = person_to_read(session=session, actor=actor, sealer=sealer, person=person)
-    if read.identity is not None:
-        audit_identity_read(session=session, actor=actor, person_ids=[person.id])
-    return read
-
-
-def audit_identity_read(*, session: Session, actor: Actor, person_ids: list[uuid.UUID]) -> None:
-    """Record that `actor` was shown these identities, in its own transaction (reads may not write)."""
-    bind = session.get_bind()
-    with Session(bind) as audit_session:
-        for pid in person_ids:
-            audit_service.record(
-                session=audit_session,
-                actor_id=actor.user_id,
-                action="identity.read",
-                target_type="person",
-                target_id=str(pid),
-            )
-        audit_session.commit()
+    return person_to_read(session=session, actor=actor, sealer=sealer, person=person)
 
 
 def list_people(
@@ -311,13 +332,12 @@ def list_people(
         limit=limit,
         secret=secret,
     )
-    items = [
-        person_to_read(session=session, actor=actor, sealer=sealer, person=p, with_identity=with_identity)
-        for p in page.rows
-    ]
-    shown = [i.id for i in items if i.identity is not None]
-    if shown:
-        audit_identity_read(session=session, actor=actor, person_ids=shown)
+    identities: dict[uuid.UUID, dict[str, Any]] = {}
+    if with_identity and actor.can(Permission.PERSON_READ_IDENTITY):
+        identities = open_identities(
+            session=session, sealer=sealer, actor=actor, person_ids=[p.id for p in page.rows], purpose="show"
+        )
+    items = [_person_read(p, identities.get(p.id)) for p in page.rows]
     return Page[PersonRead](items=items, total=page.total, next_cursor=page.next_cursor)
 
 

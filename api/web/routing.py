@@ -18,10 +18,11 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
+from api.audit import denials
 from api.problems import ProblemError
 from api.routing import SessionRoute
 from api.web.i18n import N_
-from api.web.session import LoginRequired
+from api.web.session import LoginRequired, web_state
 from api.web.templating import render
 
 log = logging.getLogger("precedent.web")
@@ -90,6 +91,7 @@ class WebRoute(SessionRoute):
             except LoginRequired:
                 return login_redirect(request)
             except ProblemError as exc:
+                await denials.record_denial(request, exc, actor=web_state(request).actor)
                 retry = exc.extensions.get("retry_after")
                 return error_page(request, exc.status, retry_after=retry if isinstance(retry, int) else None)
             except RequestValidationError:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.context import AppContext
+from api.identity import door
 from api.models import Case, Draft, Revision, User
 from api.models.base import utcnow
 from api.problems import NotFound, ValidationProblem
@@ -56,6 +57,7 @@ class Activity:
 
 
 def _draft_context(draft_id: uuid.UUID) -> str:
+    # api.identity.door.open_own_draft opens drafts under the same context: keep them equal.
     return f"draft:{draft_id}"
 
 
@@ -122,7 +124,9 @@ def save_draft(
 def get_draft(*, session: Session, actor: Actor, sealer: Sealer, draft_id: uuid.UUID) -> DraftRead:
     """Open one of the actor's drafts."""
     draft = _own_draft(session, actor, draft_id)
-    data = sealer.open(draft.sealed, context=_draft_context(draft.id))
+    data = door.open_own_draft(
+        sealer=sealer, actor=actor, author_id=draft.user_id, draft_id=draft.id, sealed=draft.sealed
+    )
     return DraftRead(
         id=draft.id, form=draft.form, case_id=draft.case_id, data=data, updated_at=draft.updated_at
     )
@@ -141,7 +145,9 @@ def list_drafts(*, session: Session, actor: Actor, sealer: Sealer, limit: int = 
             id=row.id,
             form=row.form,
             case_id=row.case_id,
-            data=sealer.open(row.sealed, context=_draft_context(row.id)),
+            data=door.open_own_draft(
+                sealer=sealer, actor=actor, author_id=row.user_id, draft_id=row.id, sealed=row.sealed
+            ),
             updated_at=row.updated_at,
         )
         for row in rows

@@ -1,20 +1,24 @@
 """Administration: accounts and their roles (admins only). Local taxonomy nodes join here with the
-taxonomy service."""
+taxonomy service, and the audit log (who opened which identity, who was denied what) with the audit service."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.audit import service as audit_service
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
-from api.deps import SessionDep
+from api.deps import ContextDep, SessionDep
 from api.problems import Conflict, NotFound, ValidationProblem
 from api.taxonomy import service as taxonomy_service
 from api.web.common import notice
@@ -25,6 +29,7 @@ from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
 from api.web.taxonomy import picker_tree
 from api.web.templating import render
+from schemas.audit import AuditEventRead, AuditQuery
 from schemas.auth import UserCreate, UserUpdate
 from schemas.taxonomy_api import LocalNodeCreate
 
@@ -221,3 +226,152 @@ def add_local_node(
         else:
             return redirect(f"/admin/taxonomy?notice=local_node_added#node-{detail.node.code}")
     return _taxonomy_page(request, session=session, actor=actor, state=state, status_code=422)
+
+
+# ---- audit log ----------------------------------------------------------------------------------------------
+
+Auditor = Annotated[Actor, Depends(WebRequire(Permission.AUDIT_READ))]
+
+AUDIT_PAGE_SIZE = 100
+_AUDIT_FIELDS = ("actor", "action", "target_type", "target_id", "from", "to")
+_MOMENT_HELP = N_("Write a day (2026-03-01) or a day and time in UTC (2026-03-01T14:30).")
+_PERIOD_ORDER = N_("The end of the period is before its start.")
+_STALE_CURSOR = N_("The link to the next page no longer fits these filters. Search again.")
+# Filters offered for the action (the API takes any beginning of an action's name).
+AUDIT_ACTIONS = (
+    ("identity.read", N_("Identities opened")),
+    ("evidence.", N_("File metadata or file names opened")),
+    ("access.denied", N_("Access denied")),
+    ("login.", N_("Sign-ins")),
+    ("user.", N_("Account changes")),
+    ("export.", N_("Exports")),
+)
+AUDIT_TARGETS = (
+    ("person", N_("Person")),
+    ("case", N_("Case")),
+    ("evidence", N_("Evidence")),
+    ("user", N_("Account")),
+    ("export", N_("Export")),
+)
+# What each recorded action is called on the page (an action not named here is shown by its code).
+AUDIT_ACTION_NAMES = {
+    "identity.read": N_("Identity opened"),
+    "evidence.identifiers.read": N_("File metadata opened (position, serial numbers)"),
+    "evidence.filename.read": N_("File name opened"),
+    "access.denied": N_("Access denied"),
+    "login.succeeded": N_("Signed in"),
+    "login.failed": N_("Failed sign-in"),
+    "logout": N_("Signed out"),
+    "user.created": N_("Account created"),
+    "user.updated": N_("Account changed"),
+    "user.disabled": N_("Account disabled"),
+    "token.created": N_("API token created"),
+}
+AUDIT_PURPOSES = {
+    "show": N_("shown"),
+    "update": N_("merged with a change"),
+    "history": N_("history of changes"),
+    "export": N_("export (redaction)"),
+}
+_LINKED = {"person": "/people/{}", "case": "/cases/{}"}
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One event as the page shows it: the account, the action in words, the object(s), a short detail."""
+
+    event: AuditEventRead
+    action_name: str | None
+    target_name: str | None
+    link: str | None
+    ids: list[str]
+    purpose: str | None
+    route: str | None
+    other: str | None
+
+
+def audit_line(event: AuditEventRead) -> AuditLine:
+    """How the page shows one event (identity reads by purpose, denials by route, anything else as JSON)."""
+    details = event.details
+    ids = [str(i) for i in details.get("ids", [])] if isinstance(details.get("ids"), list) else []
+    link = _LINKED.get(event.target_type or "")
+    route = None
+    if event.action == "access.denied":
+        route = f"{details.get('status', '')} {details.get('method', '')} {details.get('route', '')}".strip()
+    purpose = AUDIT_PURPOSES.get(str(details.get("purpose", "")))
+    other = None
+    if details and purpose is None and route is None:
+        other = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return AuditLine(
+        event=event,
+        action_name=AUDIT_ACTION_NAMES.get(event.action),
+        target_name=dict(AUDIT_TARGETS).get(event.target_type or ""),
+        link=link.format(event.target_id) if link and event.target_id else None,
+        ids=ids,
+        purpose=purpose,
+        route=route,
+        other=other,
+    )
+
+
+def _audit_query(request: Request) -> tuple[FormState, AuditQuery | None]:
+    """The audit filters of the page's query string, or the form with its errors placed."""
+    values = {name: (request.query_params.get(name) or "").strip() for name in _AUDIT_FIELDS}
+    state = FormState(values=values)
+    data: dict[str, Any] = {name: value for name, value in values.items() if value}
+    try:
+        query = AuditQuery.model_validate(
+            data | {"cursor": request.query_params.get("cursor") or None, "limit": AUDIT_PAGE_SIZE}
+        )
+    except ValidationError as exc:
+        add_validation_errors(state, exc, model_field=lambda _message: ("", _PERIOD_ORDER))
+        for name in ("from", "to"):
+            if name in state.errors:
+                state.errors[name] = [_MOMENT_HELP]
+        return state, None
+    return state, query
+
+
+@router.get("/admin/audit")
+def audit_log(request: Request, ctx: ContextDep, session: SessionDep, actor: Auditor) -> Response:
+    """The audit log, newest first, with the API's filters as a plain GET form; CSV of the same."""
+    state, query = _audit_query(request)
+    page = None
+    if query is not None:
+        try:
+            page = audit_service.list_events(session=session, query=query, secret=ctx.secret)
+        except ValidationProblem:
+            state.general.append(_STALE_CURSOR)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in _AUDIT_FIELDS and v]
+    next_link = None
+    if page is not None and page.next_cursor:
+        next_link = "/admin/audit?" + urlencode([*kept, ("cursor", page.next_cursor)])
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "form": state,
+            "page": page,
+            "lines": [audit_line(e) for e in page.items] if page is not None else [],
+            "next_link": next_link,
+            "csv_link": "/admin/audit.csv" + (f"?{urlencode(kept)}" if kept else ""),
+            "first_page": not request.query_params.get("cursor"),
+            "accounts": sorted(auth_service.list_users(session=session), key=lambda u: u.username),
+            "actions": AUDIT_ACTIONS,
+            "targets": AUDIT_TARGETS,
+        },
+        status_code=422 if state.invalid else 200,
+    )
+
+
+@router.get("/admin/audit.csv")
+def audit_log_csv(request: Request, ctx: ContextDep, actor: Auditor) -> Response:
+    """Every event the filters match, as CSV (as GET /api/v1/audit?format=csv gives them)."""
+    _state, query = _audit_query(request)
+    if query is None:
+        raise ValidationProblem.single("query", "invalid filters")
+    return StreamingResponse(
+        audit_service.stream_events_csv(db=ctx.db, query=query, secret=ctx.secret),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="precedent-audit.csv"'},
+    )

@@ -1,0 +1,1 @@
+"""The one audited door to sealed identity data (api.identity.door)."""
