@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.config import Settings, StorageBackend
+from api.config import Settings, StorageBackend, make_private_dir
 from api.custody.ledger import LedgerTree
 from api.db import Database
 from api.sealing import Sealer, load_key
@@ -35,8 +35,8 @@ class AppContext:
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
         """Open the database and the blob store; load (or, on a fresh install, create) the keys."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.keys_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
+        make_private_dir(settings.keys_dir)
         db = Database(settings.resolved_database_url)
         secret = settings.secret_key_bytes()
         identity_key = settings.identity_key.get_secret_value() if settings.identity_key else None
@@ -88,10 +88,22 @@ def blob_store_for(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.evidence_dir)
 
 
+#: Every place a value sealed under the identity key is kept: a new key would make each one unreadable.
+_SEALED_PLACES = (
+    "SELECT 1 FROM person_identity LIMIT 1",
+    "SELECT 1 FROM evidence_item WHERE sealed_filename IS NOT NULL LIMIT 1",
+    "SELECT 1 FROM evidence_blob WHERE sealed_identifiers IS NOT NULL LIMIT 1",
+    "SELECT 1 FROM revision WHERE sealed_identity IS NOT NULL LIMIT 1",
+)
+
+
 def _sealed_identities_exist(db: Database) -> bool:
-    try:
-        with db.engine.connect() as conn:
-            return conn.execute(sa.text("SELECT 1 FROM person_identity LIMIT 1")).first() is not None
-    except sa.exc.DBAPIError:
-        # Not migrated yet: nothing sealed can exist.
-        return False
+    """True when anything sealed under the identity key is stored (then a missing key is never replaced)."""
+    for query in _SEALED_PLACES:
+        try:
+            with db.engine.connect() as conn:
+                if conn.execute(sa.text(query)).first() is not None:
+                    return True
+        except sa.exc.DBAPIError:
+            continue  # that table or column is not migrated yet: nothing sealed can be in it
+    return False

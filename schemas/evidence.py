@@ -39,6 +39,8 @@ class Derivation(StrEnum):
     """Ways to derive a working copy; the original is never changed."""
 
     STRIP_METADATA = "strip_metadata"
+    #: Rebuilt from the decoded content (image pixels, rendered PDF pages): what external audiences receive.
+    RELEASE = "release"
 
 
 class IntegrityStatus(StrEnum):
@@ -142,7 +144,9 @@ class EvidenceRead(Schema):
     captured_at: datetime | None
     captured_by: str | None
     source: str | None
-    original_filename: str | None
+    original_filename: str | None = Field(
+        description="What the sender called the file (sealed at rest); for those who may read identities."
+    )
     digest: str | None = Field(description="`sha256:<hex>` of the stored bytes, taken on receipt.")
     size: int | None
     media_type: str | None = Field(description="Sniffed from the bytes, never taken from the client.")
@@ -160,6 +164,30 @@ class EvidenceRead(Schema):
     integrity: IntegrityRead | None
     created_by: uuid.UUID
     created_at: datetime
+
+
+class EvidenceResearchRead(Schema):
+    """An evidence item as a caller without `person:read_identity` (a researcher) sees it: an allow-list.
+
+    Made, not filtered: only the fields below exist, so nothing added to `EvidenceRead` later can reach a
+    researcher by default. Never here: the file name (it often names a person), embedded metadata (a PDF's
+    title, author, XMP; a photo's camera), who made or filed the file, where it came from, and the description
+    and sighted statement, which are documenters' free text that may name people: they are withheld from
+    researchers until a cleared-text workflow exists.
+    """
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    form: EvidenceForm
+    kind: EvidenceKind
+    media_type: str | None = Field(description="Sniffed from the bytes, never taken from the client.")
+    size: int | None
+    digest: str | None = Field(description="`sha256:<hex>` of the stored bytes, taken on receipt.")
+    captured_at: datetime | None
+    created_at: datetime
+    integrity: IntegrityRead | None
+    derived_from_id: uuid.UUID | None
+    derivation: Derivation | None
 
 
 class VerificationRead(Schema):

@@ -1,4 +1,8 @@
-"""Evidence: upload (multipart or raw), sighted documents, working copies, metadata, content, verification."""
+"""Evidence: upload (multipart or raw), sighted documents, working copies, metadata, content, verification.
+
+Every route that returns items answers `EvidenceRead` to callers holding `person:read_identity` and the
+allow-list `EvidenceResearchRead` to anyone else (researchers): the service builds the one the caller may see.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from schemas.custody import CustodyEventRead
 from schemas.evidence import (
     DerivativeCreate,
     EvidenceRead,
+    EvidenceResearchRead,
     EvidenceUploadMeta,
     RawUploadMeta,
     SightedEvidenceCreate,
@@ -34,6 +39,8 @@ Verifier = Annotated[Actor, Depends(Require(Permission.EVIDENCE_VERIFY))]
 CustodyReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.CUSTODY_READ))]
 
 _UPLOAD_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500)
+#: What an item route answers: the full item, or the research allow-list to those who may not read identities.
+EvidenceOut = EvidenceRead | EvidenceResearchRead
 
 
 def _multipart_body() -> dict[str, Any]:
@@ -54,21 +61,21 @@ _RAW_BODY = {
 }
 
 
-def _created(response: Response, item: EvidenceRead) -> EvidenceRead:
+def _created(response: Response, item: EvidenceOut) -> EvidenceOut:
     response.headers["Location"] = f"/api/v1/evidence/{item.id}"
     return item
 
 
 @router.post(
     "/cases/{case_id}/evidence",
-    response_model=EvidenceRead,
+    response_model=EvidenceOut,
     status_code=201,
     responses=_UPLOAD_PROBLEMS,
     openapi_extra=_multipart_body(),
 )
 async def upload_evidence(
     case_id: uuid.UUID, request: Request, ctx: ContextDep, actor: Uploader, response: Response
-) -> EvidenceRead:
+) -> EvidenceOut:
     """Upload a file (multipart/form-data: a `file` part and metadata fields), streamed and hashed on receipt.
 
     Send `sha256` to have the server refuse (422) bytes that differ from what you sent. Identical bytes are
@@ -80,7 +87,7 @@ async def upload_evidence(
 
 @router.put(
     "/cases/{case_id}/evidence",
-    response_model=EvidenceRead,
+    response_model=EvidenceOut,
     status_code=201,
     responses=_UPLOAD_PROBLEMS,
     openapi_extra=_RAW_BODY,
@@ -92,7 +99,7 @@ async def upload_evidence_raw(
     actor: Uploader,
     response: Response,
     meta: Annotated[RawUploadMeta, Query()],
-) -> EvidenceRead:
+) -> EvidenceOut:
     """Upload a file as the raw request body (for scripts and phones); metadata in the query string.
 
     Each request files a new evidence item. The digest may also come as an RFC 9530 `Repr-Digest` or
@@ -105,7 +112,7 @@ async def upload_evidence_raw(
 
 @router.post(
     "/cases/{case_id}/evidence/sighted",
-    response_model=EvidenceRead,
+    response_model=EvidenceOut,
     status_code=201,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -113,30 +120,35 @@ def record_sighted_document(
     case_id: uuid.UUID,
     sighted_in: SightedEvidenceCreate,
     session: SessionDep,
+    ctx: ContextDep,
     actor: Uploader,
     response: Response,
-) -> EvidenceRead:
+) -> EvidenceOut:
     """Record a document that was seen but could not be copied: who saw it, when, where, what it said."""
     item = evidence_service.record_sighted(
-        session=session, actor=actor, case_id=case_id, sighted_in=sighted_in
+        sealer=ctx.sealer, session=session, actor=actor, case_id=case_id, sighted_in=sighted_in
     )
     return _created(response, item)
 
 
 @router.get(
     "/cases/{case_id}/evidence",
-    response_model=list[EvidenceRead],
+    response_model=list[EvidenceOut],
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_case_evidence(case_id: uuid.UUID, session: SessionDep, actor: Reader) -> list[EvidenceRead]:
-    """List the evidence of a case, oldest first."""
-    return evidence_service.list_case_evidence(session=session, actor=actor, case_id=case_id)
+def list_case_evidence(
+    case_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: Reader
+) -> list[EvidenceOut]:
+    """List the evidence of a case, oldest first (file names only to callers who may read identities)."""
+    return evidence_service.list_case_evidence(
+        sealer=ctx.sealer, session=session, actor=actor, case_id=case_id
+    )
 
 
 @router.get(
-    "/evidence/{evidence_id}", response_model=EvidenceRead, responses=problem_responses(401, 403, 404, 422)
+    "/evidence/{evidence_id}", response_model=EvidenceOut, responses=problem_responses(401, 403, 404, 422)
 )
-def get_evidence(evidence_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: Reader) -> EvidenceRead:
+def get_evidence(evidence_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: Reader) -> EvidenceOut:
     """Return one evidence item: digest, size, sniffed type, embedded metadata, integrity."""
     return evidence_service.get_evidence(ctx=ctx, session=session, actor=actor, evidence_id=evidence_id)
 
@@ -194,7 +206,7 @@ def list_custody_events(
 
 @router.post(
     "/evidence/{evidence_id}/derivatives",
-    response_model=EvidenceRead,
+    response_model=EvidenceOut,
     status_code=201,
     responses=problem_responses(401, 403, 404, 409, 422, 500),
 )
@@ -204,7 +216,7 @@ def derive_working_copy(
     ctx: ContextDep,
     actor: Uploader,
     response: Response,
-) -> EvidenceRead:
+) -> EvidenceOut:
     """Store a working copy (e.g. a photo without its metadata, for sharing), linked to the original."""
     item = evidence_service.derive_evidence(
         ctx=ctx, actor=actor, evidence_id=evidence_id, method=derivative_in.method

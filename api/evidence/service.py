@@ -16,28 +16,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import logging
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from api.audit import service as audit_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.custody import service as custody_service
 from api.evidence import derive
 from api.evidence.metadata import extract_metadata
+from api.identity import door
 from api.models import Case, EvidenceBlob, EvidenceItem
 from api.people import service as people_service
 from api.problems import IntegrityFailure, NotFound, RangeNotSatisfiable, ValidationProblem
+from api.sealing import Sealer, SealError
 from evidence_store.blobstore import StoredBlob
 from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
@@ -50,6 +52,7 @@ from schemas.evidence import (
     EvidenceForm,
     EvidenceKind,
     EvidenceRead,
+    EvidenceResearchRead,
     EvidenceUploadMeta,
     IntegrityRead,
     IntegrityStatus,
@@ -60,6 +63,11 @@ from schemas.evidence import (
 
 if TYPE_CHECKING:
     from api.context import AppContext
+
+log = logging.getLogger("precedent.evidence")
+
+#: What a caller is shown of an item: everything if they may read identities, else the research allow-list.
+EvidenceView = EvidenceRead | EvidenceResearchRead
 
 #: Media types served with their own Content-Type; anything else (HTML, SVG, scripts) as octet-stream.
 _SERVABLE_PREFIXES = ("image/", "audio/", "video/")
@@ -119,10 +127,76 @@ def statement_digest(item: EvidenceItem) -> Digest:
     return Digest(hashlib.sha256(canonical_json(statement_record(item))).hexdigest())
 
 
+def evidence_view(
+    *,
+    session: Session,
+    sealer: Sealer,
+    actor: Actor,
+    item: EvidenceItem,
+    blob: EvidenceBlob | None,
+    identifying: dict[str, Any] | None = None,
+) -> EvidenceView:
+    """Build what the actor may see of an item: all of it with `person:read_identity`, else the allow-list."""
+    names = open_filenames(session=session, sealer=sealer, actor=actor, items=[item], purpose="show")
+    return _view_of(actor=actor, item=item, blob=blob, filename=names.get(item.id), identifying=identifying)
+
+
+def evidence_views(
+    *,
+    session: Session,
+    sealer: Sealer,
+    actor: Actor,
+    rows: Sequence[tuple[EvidenceItem, EvidenceBlob | None]],
+) -> list[EvidenceView]:
+    """Build what the actor may see of each item, the file names opened together (one audit record)."""
+    items = [item for item, _ in rows]
+    names = open_filenames(session=session, sealer=sealer, actor=actor, items=items, purpose="show")
+    return [_view_of(actor=actor, item=item, blob=blob, filename=names.get(item.id)) for item, blob in rows]
+
+
+def _view_of(
+    *,
+    actor: Actor,
+    item: EvidenceItem,
+    blob: EvidenceBlob | None,
+    filename: str | None,
+    identifying: dict[str, Any] | None = None,
+) -> EvidenceView:
+    """Choose the schema by role: the full item only for callers who may read identities."""
+    if not actor.can(Permission.PERSON_READ_IDENTITY):
+        return evidence_to_research_read(item=item, blob=blob)
+    return evidence_to_read(item=item, blob=blob, filename=filename, identifying=identifying)
+
+
+def evidence_to_research_read(*, item: EvidenceItem, blob: EvidenceBlob | None) -> EvidenceResearchRead:
+    """Build the research view of an item from the allow-list alone (see ``EvidenceResearchRead``)."""
+    return EvidenceResearchRead(
+        id=item.id,
+        case_id=item.case_id,
+        form=EvidenceForm(item.form),
+        kind=EvidenceKind(item.kind),
+        media_type=blob.media_type if blob else None,
+        size=blob.size if blob else None,
+        digest=f"sha256:{blob.sha256}" if blob else None,
+        captured_at=item.captured_at,
+        created_at=item.created_at,
+        integrity=_integrity(item, blob),
+        derived_from_id=item.derived_from_id,
+        derivation=Derivation(item.derivation) if item.derivation else None,
+    )
+
+
 def evidence_to_read(
-    *, item: EvidenceItem, blob: EvidenceBlob | None, identifying: dict[str, Any] | None = None
+    *,
+    item: EvidenceItem,
+    blob: EvidenceBlob | None,
+    filename: str | None,
+    identifying: dict[str, Any] | None = None,
 ) -> EvidenceRead:
-    """Build the wire form of an item; identifying metadata only when the caller passes it."""
+    """Build the full wire form of an item, for callers who may read identities (use ``evidence_view``).
+
+    The file name and identifying metadata are what the caller opened and passes in.
+    """
     sighted = None
     if item.form == EvidenceForm.SIGHTED.value:
         sighted = SightedRead(
@@ -143,7 +217,7 @@ def evidence_to_read(
         captured_at=item.captured_at,
         captured_by=item.captured_by,
         source=item.source,
-        original_filename=item.original_filename,
+        original_filename=filename,
         digest=f"sha256:{blob.sha256}" if blob else None,
         size=blob.size if blob else None,
         media_type=blob.media_type if blob else None,
@@ -174,32 +248,114 @@ def _blob_context(sha256: str) -> str:
     return f"evidence-blob:{sha256}"
 
 
-def get_evidence(*, ctx: AppContext, session: Session, actor: Actor, evidence_id: uuid.UUID) -> EvidenceRead:
+# ---- original file names ----------------------------------------------------------------------------------
+
+
+def _filename_context(item_id: uuid.UUID) -> str:
+    # Migration 0014 seals the names stored before it with this context and document: keep them equal.
+    return f"evidence-filename:{item_id}"
+
+
+def seal_filename(*, sealer: Sealer, item_id: uuid.UUID, name: str | None) -> bytes | None:
+    """Seal an original file name to its item, as identities are sealed (None stays None)."""
+    if not name:
+        return None
+    return sealer.seal({"name": name}, context=_filename_context(item_id))
+
+
+def open_filenames(
+    *,
+    session: Session,
+    sealer: Sealer,
+    actor: Actor,
+    items: Sequence[EvidenceItem],
+    purpose: door.Purpose,
+) -> dict[uuid.UUID, str]:
+    """Open the original file names of items, by item id, for a caller who may read identities ({} otherwise).
+
+    The one place sealed file names are opened: through the audited identity door (api.identity.door), one
+    audit record per request naming the items, never the names. A name that does not open (another key, a
+    value copied from another item, altered bytes) is withheld and logged, never guessed at.
+    """
+    if not actor.can(Permission.PERSON_READ_IDENTITY):
+        return {}
+    values = [
+        door.SealedValue(item.id, item.sealed_filename, _filename_context(item.id))
+        for item in items
+        if item.sealed_filename is not None
+    ]
+    kind = door.SealedKind.EVIDENCE_FILENAME
+    try:
+        documents = door.open_identities(
+            session=session, sealer=sealer, actor=actor, kind=kind, values=values, purpose=purpose
+        )
+    except SealError:
+        documents = [_open_one(session, sealer, actor, value, purpose) for value in values]
+    pairs = zip(values, documents, strict=True)
+    return {
+        value.subject_id: name for value, document in pairs if isinstance(name := document.get("name"), str)
+    }
+
+
+def _open_one(
+    session: Session, sealer: Sealer, actor: Actor, value: door.SealedValue, purpose: door.Purpose
+) -> dict[str, Any]:
+    """Open one sealed name, or withhold it ({}) when it does not open."""
+    try:
+        return door.open_identity(
+            session=session,
+            sealer=sealer,
+            actor=actor,
+            kind=door.SealedKind.EVIDENCE_FILENAME,
+            object_id=value.subject_id,
+            sealed=value.sealed,
+            context=value.context,
+            purpose=purpose,
+        )
+    except SealError:
+        log.warning("evidence %s: its sealed file name does not open; withheld", value.subject_id)
+        return {}
+
+
+def open_filename(
+    *, session: Session, sealer: Sealer, actor: Actor, item: EvidenceItem, purpose: door.Purpose
+) -> str | None:
+    """Open one item's original file name (see ``open_filenames``); None if withheld or there is none."""
+    names = open_filenames(session=session, sealer=sealer, actor=actor, items=[item], purpose=purpose)
+    return names.get(item.id)
+
+
+def filename_extension(*, session: Session, sealer: Sealer, actor: Actor, item: EvidenceItem) -> str:
+    """Return the extension of an item's original file name (at most 8 characters) for an export, or ""."""
+    name = open_filename(session=session, sealer=sealer, actor=actor, item=item, purpose="export") or ""
+    return name.rpartition(".")[2][:8] if "." in name else ""
+
+
+def get_evidence(*, ctx: AppContext, session: Session, actor: Actor, evidence_id: uuid.UUID) -> EvidenceView:
     """Return one item; GPS and device identifiers only to callers who may read identities (audited)."""
     item = get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
     blob = session.get(EvidenceBlob, item.blob_sha256) if item.blob_sha256 else None
     identifying = None
     if blob is not None and blob.sealed_identifiers and actor.can(Permission.PERSON_READ_IDENTITY):
-        identifying = ctx.sealer.open(blob.sealed_identifiers, context=_blob_context(blob.sha256))
-        _audit_identifiers_read(session=session, actor=actor, evidence_id=item.id)
-    return evidence_to_read(item=item, blob=blob, identifying=identifying)
-
-
-def _audit_identifiers_read(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> None:
-    """Record that identifying metadata was shown, in its own transaction (reads may not write)."""
-    with Session(session.get_bind()) as audit_session:
-        audit_service.record(
-            session=audit_session,
-            actor_id=actor.user_id,
-            action="evidence.identifiers.read",
-            target_type="evidence",
-            target_id=str(evidence_id),
+        identifying = door.open_identity(
+            session=session,
+            sealer=ctx.sealer,
+            actor=actor,
+            kind=door.SealedKind.EVIDENCE_IDENTIFIERS,
+            object_id=item.id,
+            sealed=blob.sealed_identifiers,
+            context=_blob_context(blob.sha256),
+            purpose="show",
         )
-        audit_session.commit()
+    return evidence_view(
+        session=session, sealer=ctx.sealer, actor=actor, item=item, blob=blob, identifying=identifying
+    )
 
 
-def list_case_evidence(*, session: Session, actor: Actor, case_id: uuid.UUID) -> list[EvidenceRead]:
-    """Return the evidence of a visible case, oldest first, without identifying metadata."""
+def list_case_evidence(
+    *, sealer: Sealer, session: Session, actor: Actor, case_id: uuid.UUID
+) -> list[EvidenceView]:
+    """Return a visible case's evidence as the actor may see it, oldest first, without identifying metadata."""
     cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
     rows = session.exec(
         select(EvidenceItem, EvidenceBlob)
@@ -207,13 +363,13 @@ def list_case_evidence(*, session: Session, actor: Actor, case_id: uuid.UUID) ->
         .where(col(EvidenceItem.case_id) == case_id)
         .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
     ).all()
-    return [evidence_to_read(item=item, blob=blob) for item, blob in rows]
+    return evidence_views(session=session, sealer=sealer, actor=actor, rows=rows)
 
 
 def list_custody(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> list[CustodyEventRead]:
-    """Return the custody events of a visible item, in ledger order."""
+    """Return the custody events of a visible item, in ledger order (hourly view: up to its latest head)."""
     item = get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
-    return custody_service.list_events(session=session, evidence_id=item.id)
+    return custody_service.list_events(session=session, evidence_id=item.id, actor=actor)
 
 
 # ---- receiving files --------------------------------------------------------------------------------------
@@ -232,14 +388,17 @@ class _BlobFacts:
     identifying: dict[str, Any]
 
 
-def _inspect_blob(*, ctx: AppContext, stored: StoredBlob, head: bytes) -> _BlobFacts | None:
-    """Sniff and extract the metadata of newly stored bytes; None when a row for them exists already."""
+def _inspect_blob(*, ctx: AppContext, stored: StoredBlob, head: bytes) -> _BlobFacts:
+    """Sniff and extract the metadata of received bytes, whether or not identical bytes were stored before.
+
+    The work is the same either way (and ``_ensure_blob`` then runs the same statements), so an upload's
+    answer and its time do not tell the uploader that the organisation already holds these bytes, perhaps
+    in a case they cannot see. A row already there wins; the facts found again are dropped.
+    """
     with ctx.db.session(write=False) as session:
         known = session.get(EvidenceBlob, stored.digest.hex)
-    if known is not None:
-        if known.integrity != IntegrityStatus.OK.value:
-            _recheck_damaged(ctx=ctx, blob=known)
-        return None
+    if known is not None and known.integrity != IntegrityStatus.OK.value:
+        _recheck_damaged(ctx=ctx, blob=known)
     media_type = sniff_media_type(head)
     with open_blob(ctx.blob_store, stored.digest, stored.size) as file:
         embedded, identifying = extract_metadata(file, media_type)
@@ -257,29 +416,29 @@ def _recheck_damaged(*, ctx: AppContext, blob: EvidenceBlob) -> None:
         )
 
 
-def _ensure_blob(
-    session: Session, stored: StoredBlob, facts: _BlobFacts | None, ctx: AppContext
-) -> EvidenceBlob:
-    """Insert the blob's row unless another upload of the same bytes did; return the row."""
-    if facts is not None:
-        sealed = None
-        if facts.identifying:
-            sealed = ctx.sealer.seal(facts.identifying, context=_blob_context(stored.digest.hex))
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(
-            insert(EvidenceBlob)
-            .values(
-                sha256=stored.digest.hex,
-                size=stored.size,
-                media_type=facts.media_type,
-                received_at=datetime.now(UTC),
-                embedded=facts.embedded,
-                sealed_identifiers=sealed,
-                identifiers_key_id=ctx.sealer.key_id if sealed else None,
-                integrity=IntegrityStatus.OK.value,
-            )
-            .on_conflict_do_nothing(index_elements=["sha256"])
+def _ensure_blob(session: Session, stored: StoredBlob, facts: _BlobFacts, ctx: AppContext) -> EvidenceBlob:
+    """Insert the blob's row unless an earlier upload of the same bytes did; return the row.
+
+    The insert is sent (and the identifiers sealed) in both cases: the same statements, whatever exists.
+    """
+    sealed = None
+    if facts.identifying:
+        sealed = ctx.sealer.seal(facts.identifying, context=_blob_context(stored.digest.hex))
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EvidenceBlob)
+        .values(
+            sha256=stored.digest.hex,
+            size=stored.size,
+            media_type=facts.media_type,
+            received_at=datetime.now(UTC),
+            embedded=facts.embedded,
+            sealed_identifiers=sealed,
+            identifiers_key_id=ctx.sealer.key_id if sealed else None,
+            integrity=IntegrityStatus.OK.value,
         )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
     blob = session.get(EvidenceBlob, stored.digest.hex)
     if blob is None:
         raise RuntimeError(f"blob row {stored.digest} vanished after insert")
@@ -309,18 +468,20 @@ def record_upload(
     meta: EvidenceUploadMeta,
     filename: str | None,
     via: str,
-) -> EvidenceRead:
+) -> EvidenceView:
     """File received bytes (already at their content address) as a new evidence item of the case.
 
     ``via`` names how the bytes arrived (``multipart`` or ``raw``), recorded with the custody event as ISO/IEC
-    27037 asks of an acquisition (who, when, how, with which tool).
+    27037 asks of an acquisition (who, when, how, with which tool). ``filename`` is stored sealed only.
     """
     facts = _inspect_blob(ctx=ctx, stored=stored, head=head)
     with ctx.db.write_session() as session:
         # Checked again: the case may have been retracted or reassigned while the body arrived.
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
         blob = _ensure_blob(session, stored, facts, ctx)
+        item_id = uuid.uuid4()
         item = EvidenceItem(
+            id=item_id,
             case_id=case_id,
             form=EvidenceForm.FILE.value,
             kind=(meta.kind or _kind_for(blob.media_type)).value,
@@ -328,7 +489,7 @@ def record_upload(
             captured_at=meta.captured_at.astimezone(UTC) if meta.captured_at else None,
             captured_by=meta.captured_by,
             source=meta.source,
-            original_filename=filename,
+            sealed_filename=seal_filename(sealer=ctx.sealer, item_id=item_id, name=filename),
             blob_sha256=blob.sha256,
             created_by=actor.user_id,
         )
@@ -342,12 +503,13 @@ def record_upload(
             object_digest=stored.digest,
             details={"size": stored.size, "media_type": blob.media_type, "via": via, "tool": TOOL},
         )
-    return evidence_to_read(item=item, blob=blob)
+    # The name just received is shown as sent, to a caller who may see it: nothing sealed is opened.
+    return _view_of(actor=actor, item=item, blob=blob, filename=filename)
 
 
 def record_sighted(
-    *, session: Session, actor: Actor, case_id: uuid.UUID, sighted_in: SightedEvidenceCreate
-) -> EvidenceRead:
+    *, sealer: Sealer, session: Session, actor: Actor, case_id: uuid.UUID, sighted_in: SightedEvidenceCreate
+) -> EvidenceView:
     """Record a document that was seen but not copied, its statement digest entered in the ledger."""
     cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=case_id)
     if sighted_in.sighted_by_person_id is not None:
@@ -386,7 +548,7 @@ def record_sighted(
         details={"form": EvidenceForm.SIGHTED.value},
     )
     session.commit()
-    return evidence_to_read(item=item, blob=None)
+    return evidence_view(session=session, sealer=sealer, actor=actor, item=item, blob=None)
 
 
 # ---- integrity --------------------------------------------------------------------------------------------
@@ -518,9 +680,9 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _content_disposition(item: EvidenceItem) -> str:
+def _content_disposition(item: EvidenceItem, filename: str | None) -> str:
     """Return an attachment disposition naming the original file (RFC 6266, with an ASCII fallback)."""
-    name = item.original_filename or f"evidence-{item.id}"
+    name = filename or f"evidence-{item.id}"
     fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%' else "_" for ch in name)
     quoted = urllib.parse.quote(name, safe="")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quoted}"
@@ -568,6 +730,7 @@ def prepare_download(
             object_digest=digest,
             details=details,
         )
+        filename = open_filename(session=session, sealer=ctx.sealer, actor=actor, item=item, purpose="show")
 
     def on_damage(exc: BlobCorrupted) -> None:
         _record_damage(ctx=ctx, actor=actor, item=item, found=str(exc.found) if exc.found else None)
@@ -575,7 +738,7 @@ def prepare_download(
     return Download(
         chunks=_guarded(chunks, on_damage),
         status=206 if requested is not None else 200,
-        headers=_download_headers(item=item, blob=blob, etag=etag, requested=requested),
+        headers=_download_headers(item=item, blob=blob, etag=etag, requested=requested, filename=filename),
         media_type=_served_type(blob.media_type),
     )
 
@@ -615,7 +778,12 @@ def _open_served_bytes(
 
 
 def _download_headers(
-    *, item: EvidenceItem, blob: EvidenceBlob, etag: str, requested: tuple[int, int] | None
+    *,
+    item: EvidenceItem,
+    blob: EvidenceBlob,
+    etag: str,
+    requested: tuple[int, int] | None,
+    filename: str | None,
 ) -> dict[str, str]:
     """Return the headers of a download: length, digests, disposition, and the range served if partial."""
     start, end = requested or (0, blob.size)
@@ -627,7 +795,7 @@ def _download_headers(
         # RFC 9530: the digest of the whole representation, also on partial responses.
         "Repr-Digest": f"sha-256=:{b64}:",
         "Digest": f"SHA-256={b64}",  # RFC 3230, for older tools
-        "Content-Disposition": _content_disposition(item),
+        "Content-Disposition": _content_disposition(item, filename),
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
     if requested is not None:
@@ -650,9 +818,20 @@ def _guarded(chunks: Iterator[bytes], on_damage: Callable[[BlobCorrupted], None]
 # ---- working copies ---------------------------------------------------------------------------------------
 
 
+def _derived_bytes(file: BinaryIO, media_type: str, method: Derivation) -> bytes:
+    """Return the copy's bytes for ``method``; a release copy that cannot be made is a 422."""
+    if method is Derivation.STRIP_METADATA:
+        return derive.strip_metadata(file, media_type)
+    try:
+        data, _ = derive.release_copy(file, media_type)
+    except derive.ReleaseRefused as exc:
+        raise ValidationProblem.single("body.method", str(exc), "not_releasable") from exc
+    return data
+
+
 def derive_evidence(
     *, ctx: AppContext, actor: Actor, evidence_id: uuid.UUID, method: Derivation
-) -> EvidenceRead:
+) -> EvidenceView:
     """Store a working copy derived from an item's bytes, linked to it; the original is not touched."""
     with ctx.db.session(write=False) as session:
         original = get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
@@ -664,12 +843,17 @@ def derive_evidence(
         _set_integrity(ctx=ctx, sha256=source.sha256, status=IntegrityStatus(check.status.value))
         raise IntegrityFailure("The original's stored bytes failed verification; no copy was made.")
     with open_blob(ctx.blob_store, source_digest, source.size) as file:
-        data = derive.strip_metadata(file, source.media_type)
+        data = _derived_bytes(file, source.media_type, method)
     with ctx.blob_store.begin_write(max_bytes=ctx.settings.max_upload_bytes) as writer:
         writer.write(data)
         stored = writer.commit()
     facts = _inspect_blob(ctx=ctx, stored=stored, head=data[:SNIFF_BYTES])
-    method_details = {"method": method.value, "tool": derive.TOOL}
+    tool = (
+        derive.PDF_TOOL
+        if method is Derivation.RELEASE and source.media_type == "application/pdf"
+        else derive.TOOL
+    )
+    method_details = {"method": method.value, "tool": tool}
     with ctx.db.write_session() as session:
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=original.case_id)
         blob = _ensure_blob(session, stored, facts, ctx)
@@ -681,12 +865,13 @@ def derive_evidence(
             captured_at=original.captured_at,
             captured_by=original.captured_by,
             source=original.source,
-            original_filename=original.original_filename,
             blob_sha256=blob.sha256,
             derived_from_id=original.id,
             derivation=method.value,
             created_by=actor.user_id,
         )
+        name = open_filename(session=session, sealer=ctx.sealer, actor=actor, item=original, purpose="update")
+        copy.sealed_filename = seal_filename(sealer=ctx.sealer, item_id=copy.id, name=name)
         session.add(copy)
         session.flush()
         custody_service.append_event(
@@ -705,4 +890,4 @@ def derive_evidence(
             object_digest=stored.digest,
             details={**method_details, "source": str(original.id), "source_digest": str(source_digest)},
         )
-    return evidence_to_read(item=copy, blob=blob)
+    return _view_of(actor=actor, item=copy, blob=blob, filename=name)

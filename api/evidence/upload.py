@@ -9,6 +9,10 @@ Order of work, so that a refusal or a failure never leaves anything behind:
    link to ``sha256/ab/cd/<hex>``;
 5. a short write transaction records the item and its "received" custody event.
 
+The file name sent (multipart ``filename``, the raw upload's ``filename`` or Content-Disposition) is cleaned
+to a label (``receive.clean_filename``) and reaches the database only sealed (``record_upload``); it is never
+logged, never a path, and never shown to a caller who may not read identities.
+
 A process killed during 3 or 4 leaves at most a temporary file, removed at the next start.
 """
 
@@ -32,7 +36,7 @@ from api.problems import PayloadTooLarge, UnsupportedMediaType, ValidationProble
 from evidence_store.blobstore import BlobWriter, StoredBlob
 from evidence_store.digest import Digest
 from evidence_store.errors import DigestMismatch
-from schemas.evidence import EvidenceRead, EvidenceUploadMeta, RawUploadMeta
+from schemas.evidence import EvidenceUploadMeta, RawUploadMeta
 
 
 def _refuse_declared_length(request: Request, limit: int) -> None:
@@ -88,7 +92,7 @@ def _commit(writer: BlobWriter, expected: Digest | None, field: str) -> StoredBl
 
 async def upload_raw(
     *, ctx: AppContext, actor: Actor, case_id: uuid.UUID, request: Request, meta: RawUploadMeta
-) -> EvidenceRead:
+) -> evidence_service.EvidenceView:
     """Receive a raw request body as a new evidence file of the case."""
     limit = ctx.settings.max_upload_bytes
     _refuse_declared_length(request, limit)
@@ -118,7 +122,7 @@ async def upload_raw(
 
 async def upload_multipart(
     *, ctx: AppContext, actor: Actor, case_id: uuid.UUID, request: Request
-) -> EvidenceRead:
+) -> evidence_service.EvidenceView:
     """Receive a multipart/form-data body (a `file` part and metadata fields) as a new evidence file."""
     limit = ctx.settings.max_upload_bytes
     _refuse_declared_length(request, limit + receive.FORM_ALLOWANCE)

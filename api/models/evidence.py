@@ -45,8 +45,10 @@ class EvidenceItem(SQLModel, table=True):
     captured_at: datetime | None = ts_field(nullable=True)
     captured_by: str | None = str_field(200, nullable=True)
     source: str | None = text_field()
-    # What the sender called the file: shown, never used as a path or key.
-    original_filename: str | None = str_field(255, nullable=True)
+    # What the sender called the file ("..._passport.jpg" names a person): sealed like PersonIdentity, bound
+    # to this item (context "evidence-filename:<id>"), opened only by api.evidence.service.open_filenames;
+    # shown, never used as a path or key.
+    sealed_filename: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
     blob_sha256: str | None = Field(
         default=None, sa_type=sa.String(64), foreign_key="evidence_blob.sha256", nullable=True, index=True
     )

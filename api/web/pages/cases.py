@@ -388,7 +388,7 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID, ctx: AppCo
         if actor.can(Permission.TESTIMONY_READ)
         else []
     )
-    evidence = case_evidence(session=session, actor=actor, case_id=case_id)
+    evidence = case_evidence(sealer=ctx.sealer, session=session, actor=actor, case_id=case_id)
     names = web_service.usernames(
         session=session,
         user_ids={case.created_by, case.updated_by}

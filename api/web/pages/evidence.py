@@ -36,6 +36,7 @@ from api.deps import ContextDep
 from api.evidence import receive
 from api.evidence import service as evidence_service
 from api.problems import BadRequest, PayloadTooLarge, ValidationProblem
+from api.sealing import Sealer
 from api.web import service as web_service
 from api.web.forms import FormState, add_problem_errors, add_validation_errors
 from api.web.i18n import N_
@@ -72,17 +73,23 @@ _IN_FUTURE = N_("This is in the future.")
 
 @dataclass
 class EvidenceEntry:
-    """One evidence item as the case page shows it: the item and its custody events."""
+    """One evidence item as the case page shows it: the item and its custody events.
 
-    item: EvidenceRead
+    ``item`` is what the role may see (``evidence_service.evidence_view``): for a researcher the allow-list
+    ``EvidenceResearchRead``, which has no file name, description, source or uploader to show.
+    """
+
+    item: evidence_service.EvidenceView
     custody: list[CustodyEventRead] = field(default_factory=list)
 
 
-def case_evidence(*, session: Session, actor: Actor, case_id: uuid.UUID) -> list[EvidenceEntry]:
+def case_evidence(
+    *, sealer: Sealer, session: Session, actor: Actor, case_id: uuid.UUID
+) -> list[EvidenceEntry]:
     """The case's evidence with custody timelines, as far as the role may see them (empty otherwise)."""
     if not actor.can(Permission.EVIDENCE_READ):
         return []
-    items = evidence_service.list_case_evidence(session=session, actor=actor, case_id=case_id)
+    items = evidence_service.list_case_evidence(sealer=sealer, session=session, actor=actor, case_id=case_id)
     with_custody = actor.can(Permission.CUSTODY_READ)
     return [
         EvidenceEntry(
@@ -97,7 +104,7 @@ def case_evidence(*, session: Session, actor: Actor, case_id: uuid.UUID) -> list
 
 def custody_actors(entries: list[EvidenceEntry]) -> set[uuid.UUID]:
     """Accounts named in the entries (uploaders and custody actors), to show by username."""
-    ids = {e.item.created_by for e in entries}
+    ids = {e.item.created_by for e in entries if isinstance(e.item, EvidenceRead)}
     ids |= {event.actor_id for e in entries for event in e.custody if event.actor_id is not None}
     return ids
 
