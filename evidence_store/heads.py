@@ -91,7 +91,9 @@ def check_earlier_heads(
             report.problem(f"{item} head #{position}", str(exc))
             continue
         dated = [e for e in proven if e.index < head.head.tree_size and e.action in ("received", "derived")]
-        names = ", ".join(f"record {e.index} ({e.action}, evidence {e.evidence})" for e in dated) or "no record"
+        names = (
+            ", ".join(f"record {e.index} ({e.action}, evidence {e.evidence})" for e in dated) or "no record"
+        )
         report.checked.append(
             f"earlier head of {head.head.tree_size} records, {when}, is consistent with the bundle's head: "
             f"{names} existed by then"
@@ -117,7 +119,9 @@ def _check_one(
     except TreeHeadSignatureError as exc:
         raise _HeadRefused(f"signature check failed: {exc}") from exc
     except ProofError as exc:
-        raise _HeadRefused(f"not consistent with the bundle's head (the ledger was rewritten?): {exc}") from exc
+        raise _HeadRefused(
+            f"not consistent with the bundle's head (the ledger was rewritten?): {exc}"
+        ) from exc
     except (TreeHeadFormatError, KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise _HeadRefused(f"malformed: {exc}") from exc
     when = f"signed at {head.head.timestamp}"
@@ -127,8 +131,14 @@ def _check_one(
     try:
         if tsa_roots:
             chain = verify_token_chain(tsr, digest, tsa_roots)
-            return head, when + f", time-stamped {chain.gen_time.isoformat()} by {chain.tsa_subject} (chain checked)"
+            return (
+                head,
+                when + f", time-stamped {chain.gen_time.isoformat()} by {chain.tsa_subject} (chain checked)",
+            )
         info = verify_timestamp_token(tsr, digest)
     except TimestampError as exc:
         raise _HeadRefused(f"time-stamp token check failed: {exc}") from exc
-    return head, when + f", time-stamped {info.gen_time.isoformat()} by {info.signer_subject} (chain not checked)"
+    return (
+        head,
+        when + f", time-stamped {info.gen_time.isoformat()} by {info.signer_subject} (chain not checked)",
+    )

@@ -2,10 +2,10 @@
 the custody events of every exhibit with inclusion proofs against a signed tree head, the server's public key,
 any RFC 3161 token, and a README saying how to check it by hand. Streamed; never a whole file in memory.
 
-Exhibits by audience: an internal bundle carries the evidentiary originals. Any other audience gets, per
-item, the original only if its metadata was read and holds no identifying data (GPS, serial numbers, owner
-or author names); otherwise a working copy with the metadata stripped (made now if none exists, which is
-itself a custody event); an item of which no such copy can be made is withheld, and the report says why.
+Exhibits by audience: an internal bundle carries the evidentiary originals. Any other audience never gets an
+original: only a release copy rebuilt from the decoded content (image pixels, rendered PDF pages; made now if
+none exists, which is itself a custody event) and checked to carry nothing else; an item of which no such copy
+can be made (audio, video, other types, undecodable files) is withheld, and the report says why.
 
 Bag layout::
 
@@ -39,11 +39,11 @@ from api.auth.security import Actor
 from api.context import AppContext
 from api.custody import service as custody_service
 from api.evidence import derive
-from api.evidence import metadata as evidence_metadata
 from api.evidence import service as evidence_service
 from api.exports import service as export_service
 from api.exports.bundle_readme import README
 from api.models import CustodyEvent, CustodyTreeHead, EvidenceBlob, EvidenceItem
+from api.problems import ValidationProblem
 from evidence_store.bag import BagWriter, sanitize_filename
 from evidence_store.binding import MANIFEST_PATH, BundleMember, bundle_manifest
 from evidence_store.canonical import canonical_json
@@ -92,46 +92,92 @@ class BundlePlan:
     withheld: list[WithheldItem] = field(default_factory=list)
 
 
-def _needs_copy(audience: ExportAudience, blob: EvidenceBlob) -> bool:
-    """True when this audience may not receive the original bytes as they are."""
-    if audience is ExportAudience.INTERNAL:
-        return False
-    return blob.sealed_identifiers is not None or not evidence_metadata.can_inspect(blob.media_type)
+def _release_copy_of(ctx: AppContext, item: EvidenceItem) -> tuple[EvidenceItem, EvidenceBlob] | None:
+    """The item's release copy made earlier, if any (the newest)."""
+    with ctx.db.session(write=False) as session:
+        return session.exec(
+            select(EvidenceItem, EvidenceBlob)
+            .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
+            .where(
+                col(EvidenceItem.derived_from_id) == item.id,
+                col(EvidenceItem.derivation) == Derivation.RELEASE.value,
+                col(EvidenceBlob.integrity) == "ok",
+            )
+            .order_by(col(EvidenceItem.created_at).desc())
+        ).first()
 
 
 def _exhibit_blob(
     *, ctx: AppContext, actor: Actor, audience: ExportAudience, item: EvidenceItem, blob: EvidenceBlob
 ) -> tuple[EvidenceItem, EvidenceBlob] | str:
-    """The item and blob to ship for this audience, or the reason it cannot be shipped."""
-    if not _needs_copy(audience, blob):
+    """The item and blob to ship for this audience, or the reason it is withheld.
+
+    Made, never filtered: an internal bundle carries the original; any other audience only a release copy
+    rebuilt from the decoded content (``derive.release_copy``), made now if none exists. Whatever cannot be
+    decoded and rebuilt is withheld with the reason; audio and video leave only as a derivative a person
+    reviewed, which this version cannot record yet, so they are withheld.
+    """
+    if audience is ExportAudience.INTERNAL:
         return item, blob
-    with ctx.db.session(write=False) as session:
-        copies = session.exec(
-            select(EvidenceItem, EvidenceBlob)
-            .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
-            .where(
-                col(EvidenceItem.derived_from_id) == item.id,
-                col(EvidenceItem.derivation) == Derivation.STRIP_METADATA.value,
-            )
-        ).all()
-    if copies:
-        return copies[0]
-    if blob.media_type not in derive.STRIPPABLE:
-        reason = (
-            f"its metadata could not be read ({blob.media_type})"
-            if not evidence_metadata.can_inspect(blob.media_type)
-            else f"it carries identifying metadata and no metadata-free copy can be made of {blob.media_type}"
+    existing = _release_copy_of(ctx, item)
+    if existing is not None:
+        return existing
+    if blob.media_type.startswith(("audio/", "video/")):
+        return (
+            f"withheld from a {audience.value} bundle: audio and video leave only as a derivative a person "
+            "reviewed and approved, and none is"
         )
-        return f"exhibit withheld from a {audience.value} bundle: {reason}; share it internally or redact it by hand"
-    made = evidence_service.derive_evidence(
-        ctx=ctx, actor=actor, evidence_id=item.id, method=Derivation.STRIP_METADATA
-    )
+    if blob.media_type not in derive.RELEASABLE:
+        return (
+            f"withheld from a {audience.value} bundle: no copy free of hidden data can be made of "
+            f"{blob.media_type} (only images and PDFs are rebuilt from their content); share it internally"
+        )
+    try:
+        made = evidence_service.derive_evidence(
+            ctx=ctx, actor=actor, evidence_id=item.id, method=Derivation.RELEASE
+        )
+    except ValidationProblem as exc:  # the file could not be decoded and rebuilt
+        return f"withheld from a {audience.value} bundle: {(exc.detail or '').split(': ', 1)[-1]}"
     with ctx.db.session(write=False) as session:
         copy = session.get(EvidenceItem, made.id)
         copy_blob = session.get(EvidenceBlob, copy.blob_sha256) if copy and copy.blob_sha256 else None
     if copy is None or copy_blob is None:
-        return "the metadata-free working copy could not be read back"
+        return "the release copy could not be read back"
     return copy, copy_blob
+
+
+def file_fates(
+    *, session: Session, case_id: uuid.UUID, audience: ExportAudience
+) -> list[tuple[str, str, str]]:
+    """For the export page: (exhibit id, kind, fate) of each file, numbered as the bundle numbers them.
+
+    Fates: ``original`` (inside only), ``picture`` / ``pdf`` (a copy made from the content leaves), ``media``
+    (audio or video: stays inside), ``other`` (no copy can be made: stays inside), ``damaged``.
+    """
+    rows = session.exec(
+        select(EvidenceItem, EvidenceBlob)
+        .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
+        .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
+        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
+    ).all()
+    fates = []
+    for n, (item, blob) in enumerate(rows, start=1):
+        if blob.integrity != "ok":
+            fate = "damaged"
+        elif audience is ExportAudience.INTERNAL:
+            fate = "original"
+        elif blob.media_type == "application/pdf":
+            fate = "pdf"
+        elif blob.media_type in derive.DECODABLE_IMAGES:
+            fate = "picture"
+        else:
+            fate = "media" if blob.media_type.startswith(("audio/", "video/")) else "other"
+        fates.append((f"E-{n}", item.kind, fate))
+    return fates
+
+
+#: File name extensions of the types a release copy is made in.
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 
 def _choose_exhibits(
@@ -163,10 +209,10 @@ def _choose_exhibits(
             withheld.append(WithheldItem(withheld=[exhibit_id], reason=chosen))
             continue
         shipped, shipped_blob = chosen
-        extension = (
-            (item.original_filename or "").rpartition(".")[2][:8]
-            if item.original_filename and "." in item.original_filename
-            else ""
+        # A release copy may be of another format than the original (a WebP becomes a PNG): name it by its own type.
+        extension = _EXTENSIONS.get(shipped_blob.media_type) if shipped.id != item.id else None
+        extension = extension or evidence_service.filename_extension(
+            session=session, sealer=ctx.sealer, actor=actor, item=item
         )
         name = sanitize_filename(f"{exhibit_id}-{item.kind}" + (f".{extension}" if extension else ""))
         copied = shipped.id != item.id
@@ -400,7 +446,13 @@ def _custody_files(
 
 
 def plan_bundle(
-    *, session: Session, ctx: AppContext, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
+    *,
+    session: Session,
+    ctx: AppContext,
+    actor: Actor,
+    case_id: uuid.UUID,
+    audience: ExportAudience,
+    override_reason: str | None = None,
 ) -> BundlePlan:
     """Choose the exhibits, redact the record, enter the bundle's manifest in the ledger, and prove it all.
 
@@ -409,8 +461,15 @@ def plan_bundle(
     events and the manifest travel with inclusion proofs against the same signed root.
     """
     selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=audience
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=[case_id],
+        audience=audience,
+        override_reason=override_reason,
     )
+    if selection.override_id is not None:
+        session.commit()  # the override's audit record, before anything of the bundle is made or sent
     case = selection.cases[0]
     withheld = list(selection.withheld)
     exhibits = _choose_exhibits(

@@ -98,7 +98,7 @@ def test_internal_bundle_carries_originals_and_validates_with_bagit_and_our_veri
     assert custody[-1]["action"] == "exported"
 
 
-def test_ilo_bundle_ships_a_stripped_copy_withholds_what_it_cannot_clean_and_names_nobody(
+def test_ilo_bundle_ships_a_copy_made_from_pixels_withholds_the_rest_and_names_nobody(
     client: TestClient, coordinator: Account, case_with_evidence: dict, tmp_path: Path
 ) -> None:
     blob, headers = download(client, coordinator, case_with_evidence["case"]["id"], "ilo")
@@ -111,10 +111,13 @@ def test_ilo_bundle_ships_a_stripped_copy_withholds_what_it_cannot_clean_and_nam
     assert copy["form"] == "working_copy"
     assert (bag / copy["path"]).read_bytes() != photo_bytes
     assert b"GPS" not in (bag / copy["path"]).read_bytes()
-    assert {e["kind"] for e in exhibits} == {"photo", "document"}  # the unreadable .dat file was withheld
+    # Made, never filtered: the text note and the unreadable .dat file have no release copy, so stay home.
+    assert {e["kind"] for e in exhibits} == {"photo"}
     manifest = json.loads((bag / "data/records/export.json").read_text())
-    assert any("could not be read" in w["reason"] for w in manifest["withheld"])
-    assert int(headers["x-withheld-count"]) >= 2  # the canary's name and the .dat exhibit
+    reasons = [w["reason"] for w in manifest["withheld"]]
+    assert any("no copy free of hidden data can be made of text/plain" in r for r in reasons), reasons
+    assert any("application/octet-stream" in r for r in reasons), reasons
+    assert int(headers["x-withheld-count"]) >= 3  # the canary's name, the note and the .dat exhibit
 
 
 def test_a_flipped_byte_in_a_bundle_is_caught_and_named(

@@ -87,8 +87,8 @@ def test_the_readme_commands_check_an_honest_bundle_by_hand(bundle: tuple[Path, 
 
 def test_the_readme_commands_expose_a_swapped_exhibit(bundle: tuple[Path, str]) -> None:
     bag, key = bundle
-    exhibit = next(p for p in (bag / "data/exhibits").iterdir() if p.suffix == ".txt")
-    exhibit.write_bytes(b"Order no. 18\n")
+    exhibit = next(iter((bag / "data/exhibits").iterdir()))
+    exhibit.write_bytes(exhibit.read_bytes() + b"\x00")
     bagit.Bag(str(bag)).save(manifests=True)  # anyone can recompute the bag's own lists
     out = run_by_hand(bag, key)
     assert f"{exhibit.relative_to(bag)}: FAILED" in out
