@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.config import Settings, get_settings
+from api.config import PRIVATE_UMASK, Settings, get_settings, make_private_dir
 from schemas.enums import Role
 
 if TYPE_CHECKING:
@@ -32,6 +33,13 @@ app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(custody_app, name="custody")
 demo_app = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+
+
+@app.callback()
+def _private_files() -> None:
+    # Whatever a command writes (database, keys, evidence, exports, backups) is this account's alone. Most code
+    # that makes files sets their modes too; `custody export-ledger` relies on this umask alone.
+    os.umask(PRIVATE_UMASK)
 
 
 def _settings() -> Settings:
@@ -59,7 +67,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from api import migrate
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     migrate.upgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
 
@@ -193,33 +201,60 @@ def taxonomy_load() -> None:
 
 
 @app.command("backup")
-def backup(dest: Annotated[Path, typer.Argument(help="A new, empty folder.")]) -> None:
-    """Back up the database (consistent snapshot), the keys and the evidence, with a manifest of digests."""
-    from api.backup import BackupError, create_backup
+def backup(
+    dest: Annotated[Path, typer.Argument(help="A new, empty folder.")],
+    recipient: Annotated[
+        list[str] | None,
+        typer.Option("--recipient", "-r", help="An age public key (age1...) that may open it; repeatable."),
+    ] = None,
+    recipients_file: Annotated[
+        list[Path] | None,
+        typer.Option("--recipients-file", "-R", help="A file of age public keys, one a line; repeatable."),
+    ] = None,
+) -> None:
+    """Write an encrypted backup of the database (consistent snapshot), the keys and the evidence."""
+    from api.backup import BackupError, create_backup, parse_recipients, read_recipients_file
 
+    settings = _settings()
     try:
-        report = create_backup(settings=_settings(), dest=dest)
+        keys = list(recipient or []) + [k for f in recipients_file or [] for k in read_recipients_file(f)]
+        report = create_backup(settings=settings, dest=dest, recipients=parse_recipients(keys))
     except BackupError as exc:
         _fail(str(exc))
     typer.echo(
-        f"backup written to {report.path}: {report.files} files, {report.bytes} bytes, "
+        f"encrypted backup written to {report.path}: {report.files} files, {report.bytes} bytes, "
         f"{report.blobs} evidence blobs, schema revision {report.revision}"
     )
-    typer.echo("Keep it apart from the server: it holds keys/identity.key, which opens every identity.")
+    if settings.identity_key is not None and not report.identity_key_included:
+        typer.echo("PRECEDENT_IDENTITY_KEY is not in it: keep that key apart, as safely as this backup.")
+    typer.echo("Only the private key of a recipient opens it: keep that key away from the server.")
 
 
 @app.command("restore")
 def restore(
-    src: Annotated[Path, typer.Argument(help="A folder written by `precedent backup`.")],
+    src: Annotated[Path, typer.Argument(help="A backup file (precedent-backup.tar.age) or its folder.")],
+    identity: Annotated[
+        list[Path],
+        typer.Option("--identity", "-i", help="The age identity file (AGE-SECRET-KEY-1...) that opens it."),
+    ],
     force: Annotated[bool, typer.Option(help="Restore over a database that already holds cases.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Only decrypt and check every digest.")] = False,
 ) -> None:
-    """Check a backup against its manifest, then restore it into the configured database and data folder."""
+    """Decrypt a backup, check it against its manifest, then restore it into the configured database and data folder."""
     from api import migrate
-    from api.backup import BackupError, restore_backup
+    from api.backup import BackupError, find_archive, load_identities, restore_backup, verify_backup
 
     settings = _settings()
     try:
-        result = restore_backup(settings=settings, src=src, force=force)
+        archive = find_archive(src)
+        identities = [i for path in identity for i in load_identities(path)]
+        if check:
+            problems = verify_backup(archive=archive, identities=identities)
+            if problems:
+                raise BackupError("the backup does not match its manifest:\n  " + "\n  ".join(problems))
+            typer.echo(f"ok: {archive} opens, and every file in it matches its manifest")
+            return
+        result = restore_backup(settings=settings, archive=archive, identities=identities, force=force)
     except BackupError as exc:
         _fail(str(exc))
     migrate.upgrade(settings.resolved_database_url)
@@ -387,7 +422,7 @@ def serve(
     from api.auth import service as auth_service
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url)
     ctx = _context()

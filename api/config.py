@@ -14,6 +14,18 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Everything the server writes (database, keys, evidence, exports, backups) is its account's alone: the umask the
+# CLI sets at start, and the modes given where each file and folder is made, so either alone keeps them private.
+PRIVATE_UMASK = 0o077
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create a folder (and its missing parents) readable by this account only; return it."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    return path
+
 
 class Mode(StrEnum):
     DEV = "dev"
@@ -104,7 +116,7 @@ class Settings(BaseSettings):
 def _dev_secret(keys_dir: Path) -> bytes:
     path = keys_dir / "secret.key"
     if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(keys_dir)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
+
+from api.config import PRIVATE_FILE_MODE, make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 16 << 30  # an upper bound on the mapped size, not memory taken
@@ -41,11 +44,19 @@ def _hinting(compiler: type[SQLCompiler]) -> type[SQLCompiler]:
     return type(f"Hinting{compiler.__name__}", (compiler,), {"get_from_hint_text": get_from_hint_text})
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create an empty database file with mode 0600 (and its folder 0700) unless it exists.
+
+    SQLite would create it 0644, and gives its -wal and -shm files the database file's own mode.
+    """
+    make_private_dir(path.parent)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+
+
 def _sqlite_engine(url: URL, *, immediate: bool, foreign_keys: bool = True) -> Engine:
     if url.database and url.database != ":memory:":
-        from pathlib import Path
-
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(Path(url.database))
     engine = sa.create_engine(
         url,
         hide_parameters=True,

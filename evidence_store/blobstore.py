@@ -7,7 +7,7 @@ and, when the sender announced a digest, checked against it.
 
 Local layout (sharded like git's object store)::
 
-    root/sha256/ab/cd/<hex>        one read-only (0o444) file per blob; ab, cd = hex[0:2], hex[2:4]
+    root/sha256/ab/cd/<hex>        one owner-read-only (0o400) file per blob; ab, cd = hex[0:2], hex[2:4]
     root/tmp/upload-*.part         uploads in progress; removed by commit, abort or cleanup_temporary()
 
 Early writeback: every 16 MiB, a writer hands the bytes written so far to the kernel for writeback
@@ -97,7 +97,10 @@ WRITEBACK_BYTES = 16 * 1024 * 1024
 
 _TEMP_PREFIX = "upload-"
 _TEMP_SUFFIX = ".part"
-_BLOB_MODE = 0o444
+# Evidence is its owner's alone: blobs read-only to the owner, folders (root, shards, tmp/) private to it;
+# temporary files are mkstemp's 0o600.
+_BLOB_MODE = 0o400
+_DIR_MODE = 0o700
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -440,10 +443,10 @@ class LocalBlobStore(BlobStore):
         self.fsync = fsync
         self._blob_dir = self.root / "sha256"
         self._tmp_dir = self.root / "tmp"
-        for directory in (self._blob_dir, self._tmp_dir):
+        for directory in (self.root, self._blob_dir, self._tmp_dir):
             # Checked first so that a read-only copy of a store can still be opened and verified.
             if not directory.is_dir():
-                directory.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         """Return ``LocalBlobStore('<root>')``."""
@@ -499,7 +502,13 @@ class LocalBlobStore(BlobStore):
             raise
 
     def _place(self, file: BinaryIO, tmp_path: Path, digest: Digest) -> bool:
-        """Fsync a finished temporary file, link it to its address and drop the temporary name."""
+        """Fsync a finished temporary file, link it to its address and drop the temporary name.
+
+        Bytes already stored cost what new ones cost, so that a commit's duration does not tell the caller
+        that the store held them: both fsync the file, try the link, drop the temporary name, fsync the
+        folder whose entries changed (the blob's shard, or ``tmp/`` for a duplicate) and both folders
+        above the shard (which also makes shard folders made here durable).
+        """
         file.flush()
         fd = file.fileno()
         if self.fsync:
@@ -516,21 +525,22 @@ class LocalBlobStore(BlobStore):
         if created and self.fsync:
             _fsync_dir(address.parent)
         tmp_path.unlink()
+        if self.fsync:
+            for directory in (() if created else (self._tmp_dir,)) + (address.parent.parent, self._blob_dir):
+                _fsync_dir(directory)
         # Closing releases the flock; only now may cleanup_temporary() treat the file as dead.
         file.close()
         return created
 
     def _make_shard_dirs(self, leaf: Path) -> None:
-        """Create ``sha256/ab`` and ``sha256/ab/cd`` if missing, making each new entry durable."""
+        """Create ``sha256/ab`` and ``sha256/ab/cd`` if missing (``_place`` then makes them durable)."""
         if leaf.is_dir():
             return
         for directory in (leaf.parent, leaf):
             try:
-                directory.mkdir()
+                directory.mkdir(mode=_DIR_MODE)
             except FileExistsError:
                 continue
-            if self.fsync:
-                _fsync_dir(directory.parent)
 
     def _read_range(self, digest: Digest, start: int, end: int) -> Generator[bytes, None, None]:
         """Yield bytes [start, end) of the blob file in chunks of at most BLOCK_SIZE."""

@@ -390,7 +390,7 @@ class TestLocalLayout:
         hex_digest = hashlib.sha256(DATA).hexdigest()
         path = local_store.root / "sha256" / hex_digest[:2] / hex_digest[2:4] / hex_digest
         assert path.read_bytes() == DATA
-        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+        assert stat.S_IMODE(path.stat().st_mode) == 0o400
         assert digest.hex == hex_digest
         assert list((local_store.root / "tmp").iterdir()) == []
 
