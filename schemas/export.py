@@ -9,10 +9,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.base import Name, Schema, ShortText
+from schemas.base import TEXT_PATTERN, Name, Schema, ShortText
 from schemas.case import Country
 
 SCHEMA_VERSION = 1
+#: Fewest characters of a coordinator's reason for sending restricted cases outside the organisation.
+OVERRIDE_MIN_CHARS = 20
+
+OverrideReason = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=OVERRIDE_MIN_CHARS, max_length=2_000, pattern=TEXT_PATTERN
+    ),
+    Field(
+        description="Restricted cases leave for an audience other than `internal` only with this: a coordinator's "
+        f"reason, at least {OVERRIDE_MIN_CHARS} characters, kept sealed in the audit log "
+        "(`export.restricted_override`)."
+    ),
+]
 
 
 class ExportAudience(StrEnum):
@@ -198,6 +212,7 @@ class IloComplaintRequest(Schema):
     national_tripartite_information: ShortText | None = None
     allegations: list[AllegationDetails] = []
     format: Literal["docx", "json"] = "docx"
+    override_reason: OverrideReason | None = None
 
 
 class IloAllegation(Schema):
@@ -254,6 +269,7 @@ class CaseSelection(Schema):
 class HuridocsExportRequest(CaseSelection):
     audience: ExportAudience = ExportAudience.PARTNER
     format: Literal["esf_json", "uwazi_csv"] = "esf_json"
+    override_reason: OverrideReason | None = None
 
 
 class WithheldPreviewRequest(CaseSelection):

@@ -23,6 +23,11 @@ TREE_HEAD_DESCRIPTION = """\
 The latest signed tree head of the custody ledger (a new one is signed when the ledger has grown since the
 last), or with `tree_size` the head signed earlier for that size.
 
+Roles that neither see restricted cases nor write to the ledger (researchers) are served the ledger as it
+stood at the last full hour: the head of the records appended before it, dated the first full hour after
+its last record, with no time-stamp token; proofs and event lists stop at its size, so what they see moves
+only on the hour and says nothing of when anything was done.
+
 **Exactly which bytes are signed.** The Ed25519 signature (RFC 8032, key from `GET /api/v1/custody/key`)
 covers this ASCII text of four lines, each ended by one line feed (0x0A), and nothing else:
 
@@ -60,7 +65,7 @@ def get_key(ctx: ContextDep, actor: CustodyReader) -> PublicKeyRead:
 )
 def get_tree_head(ctx: ContextDep, actor: CustodyReader, tree_size: TreeSize | None = None) -> TreeHeadRead:
     """The latest signed tree head (or the one signed for `tree_size`)."""
-    return custody_service.get_tree_head(ctx=ctx, tree_size=tree_size)
+    return custody_service.get_tree_head(ctx=ctx, actor=actor, tree_size=tree_size)
 
 
 @router.get("/proof/inclusion", response_model=InclusionProofRead, responses=problem_responses(401, 403, 422))
@@ -68,7 +73,7 @@ def get_inclusion_proof(
     ctx: ContextDep, actor: CustodyReader, leaf_index: TreeSize, tree_size: TreeSize
 ) -> InclusionProofRead:
     """RFC 6962 audit path of record `leaf_index` in the tree of the first `tree_size` records."""
-    return custody_service.inclusion_proof(ctx=ctx, leaf_index=leaf_index, tree_size=tree_size)
+    return custody_service.inclusion_proof(ctx=ctx, actor=actor, leaf_index=leaf_index, tree_size=tree_size)
 
 
 @router.get(
@@ -78,4 +83,4 @@ def get_consistency_proof(
     ctx: ContextDep, actor: CustodyReader, first: TreeSize, second: TreeSize
 ) -> ConsistencyProofRead:
     """RFC 6962 proof that the tree of `second` records extends the tree of `first` records."""
-    return custody_service.consistency_proof(ctx=ctx, first=first, second=second)
+    return custody_service.consistency_proof(ctx=ctx, actor=actor, first=first, second=second)

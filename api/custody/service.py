@@ -15,6 +15,19 @@ Appends are serialised across processes so the log never forks or reorders: on P
 transaction-level advisory lock, held until the appending transaction ends; on SQLite by the write
 transaction itself (``BEGIN IMMEDIATE``, so call ``append_event`` in a write session). The leaf index is
 the primary key, so even a broken lock could only fail an append, never fork the ledger.
+
+Hourly heads. The ledger is one log for every case, so its size moves with activity in restricted cases too
+(a download of restricted evidence appends a record). Callers who may not see restricted cases and never
+write to the ledger themselves (researchers) are served the ledger as it stood at the last full hour (at
+least SETTLE_SECONDS ago): its size is the number of records appended before that hour, its head is signed
+on demand, dated the first full hour after its last record, with Ed25519, which is deterministic, so every
+process serves the same bytes for the same size without storing them; proofs and event lists stop at that
+size. Their view then changes only on the hour, never at the moment of an action. Chosen over "the latest
+stored head at least an hour old": stored heads are signed when someone asks (each bundle signs one), so
+their sizes and times would still trace restricted activity, an hour late. What remains: across hours, the
+growth of the ledger minus the records of items a researcher can see is the number of other records
+appended in that hour (restricted ones among them). Roles that write to the ledger see it live: every
+upload, download and bundle already answers with a position in it.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -32,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.models import CustodyEvent, CustodyTreeHead
 from api.problems import IntegrityFailure, NotFound, ValidationProblem
@@ -60,6 +74,24 @@ LEAF_VERSION = 1
 LEDGER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"precedent custody ledger").digest()[:8], "big", signed=True)
 #: Seconds to wait for one time-stamping authority before trying the next.
 TSA_TIMEOUT_SECONDS = 10.0
+#: How often the ledger seen by readers of the hourly view moves (see the module docstring).
+PUBLISH_EVERY = timedelta(hours=1)
+#: An hour is published this long after it ends: a transaction that dated its record just before the hour
+#: may commit a moment after it.
+SETTLE_SECONDS = 300
+#: Holding any of these, a caller sees the live ledger: they see every case, or append to the ledger anyway.
+_LIVE_VIEW = (
+    Permission.CASE_READ_RESTRICTED,
+    Permission.EVIDENCE_UPLOAD,
+    Permission.EVIDENCE_DOWNLOAD,
+    Permission.EVIDENCE_VERIFY,
+    Permission.EXPORT_BUNDLE,
+)
+
+
+def utcnow() -> datetime:
+    """Return the time of the ledger's records and of its hourly heads (one clock, so tests move both)."""
+    return datetime.now(UTC)
 
 
 # ---- appending --------------------------------------------------------------------------------------------
@@ -107,7 +139,7 @@ def append_event(
     _lock_ledger(session)
     last = session.exec(select(sa.func.max(col(CustodyEvent.leaf_index)))).one()
     index = 0 if last is None else last + 1
-    now = datetime.now(UTC)
+    now = utcnow()
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the leaf states milliseconds
     details = dict(details or {})
     actor_id = actor.user_id if actor else None
@@ -162,13 +194,17 @@ def event_to_read(row: CustodyEvent) -> CustodyEventRead:
     return read
 
 
-def list_events(*, session: Session, evidence_id: uuid.UUID) -> list[CustodyEventRead]:
-    """Return every ledger record about one evidence item, in ledger order (the caller checked visibility)."""
-    rows = session.exec(
-        select(CustodyEvent)
-        .where(col(CustodyEvent.evidence_id) == evidence_id)
-        .order_by(col(CustodyEvent.leaf_index))
-    ).all()
+def list_events(
+    *, session: Session, evidence_id: uuid.UUID, actor: Actor | None = None
+) -> list[CustodyEventRead]:
+    """Return the ledger records about one evidence item, in ledger order (the caller checked visibility).
+
+    For an ``actor`` served the hourly view, only the records its latest head covers.
+    """
+    query = select(CustodyEvent).where(col(CustodyEvent.evidence_id) == evidence_id)
+    if actor is not None and not sees_live_ledger(actor):
+        query = query.where(col(CustodyEvent.leaf_index) < published_size(session=session))
+    rows = session.exec(query.order_by(col(CustodyEvent.leaf_index))).all()
     events = [event_to_read(row) for row in rows]
     for event in events:
         # The column only finds the records; the hashed record must name the same item.
@@ -177,6 +213,85 @@ def list_events(*, session: Session, evidence_id: uuid.UUID) -> list[CustodyEven
                 f"Custody record {event.leaf_index} is filed under another item than it names."
             )
     return events
+
+
+# ---- the hourly view ---------------------------------------------------------------------------------------
+
+
+def sees_live_ledger(actor: Actor) -> bool:
+    """Return True for callers served the live ledger; the others get the hourly view (module docstring)."""
+    return any(actor.can(permission) for permission in _LIVE_VIEW)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def published_hour() -> datetime:
+    """Return the last full hour that ended at least SETTLE_SECONDS ago: the moment the hourly view shows."""
+    return _hour_of(utcnow() - timedelta(seconds=SETTLE_SECONDS))
+
+
+def _recorded_at(session: Session, index: int) -> datetime:
+    return session.exec(select(CustodyEvent.recorded_at).where(col(CustodyEvent.leaf_index) == index)).one()
+
+
+def published_size(*, session: Session) -> int:
+    """Return the number of records appended before the published hour.
+
+    Records are dated in ledger order (each append takes the time under the ledger lock), so this is a
+    binary search on the primary key: about 20 lookups at a million records, no index on the time needed.
+    """
+    last = session.exec(select(sa.func.max(col(CustodyEvent.leaf_index)))).one()
+    low, high, hour = 0, (-1 if last is None else last) + 1, published_hour()
+    while low < high:
+        middle = (low + high) // 2
+        if _recorded_at(session, middle) < hour:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _is_published(session: Session, size: int, latest: int) -> bool:
+    """Return True if ``size`` was the size of the ledger at some full hour up to the published one."""
+    if size in (0, latest):
+        return True
+    if size > latest:
+        return False
+    return _hour_of(_recorded_at(session, size - 1)) < _hour_of(_recorded_at(session, size))
+
+
+def _hourly_head(*, ctx: AppContext, session: Session, size: int) -> TreeHeadRead:
+    """Sign the head of the first ``size`` records, dated the first full hour after the last of them.
+
+    Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so the same size gets the same bytes every time.
+    """
+    hour = published_hour()
+    if size:
+        hour = min(hour, _hour_of(_recorded_at(session, size - 1)) + PUBLISH_EVERY)
+    ctx.ledger.sync(ctx.db)
+    signed = SignedTreeHead.sign(
+        TreeHead(size, ctx.ledger.root(size), format_timestamp(hour)), ctx.signing_key
+    )
+    return TreeHeadRead(
+        tree_size=size,
+        root_hash=signed.head.root_hash.hex(),
+        timestamp=signed.head.timestamp,
+        signature=signed.signature.hex(),
+        key_id=signed.key_id,
+    )
+
+
+def _hourly_tree_head(*, ctx: AppContext, tree_size: int | None) -> TreeHeadRead:
+    """Return the hourly view's latest head, or its head for ``tree_size`` (404 if it has none)."""
+    with ctx.db.session(write=False) as session:
+        latest = published_size(session=session)
+        if tree_size is None:
+            return _hourly_head(ctx=ctx, session=session, size=latest)
+        if not _is_published(session, tree_size, latest):
+            raise NotFound(f"No tree head was signed for tree size {tree_size}.")
+        return _hourly_head(ctx=ctx, session=session, size=tree_size)
 
 
 # ---- the key and signed tree heads ------------------------------------------------------------------------
@@ -265,8 +380,10 @@ def _timestamp(urls: list[str], head: TreeHead) -> tuple[str | None, bytes | Non
     return None, None
 
 
-def get_tree_head(*, ctx: AppContext, tree_size: int | None) -> TreeHeadRead:
+def get_tree_head(*, ctx: AppContext, actor: Actor, tree_size: int | None) -> TreeHeadRead:
     """Return the latest signed head, or the head signed for ``tree_size`` (404 if none was)."""
+    if not sees_live_ledger(actor):
+        return _hourly_tree_head(ctx=ctx, tree_size=tree_size)
     if tree_size is None:
         return head_to_read(latest_signed_head(ctx=ctx))
     with ctx.db.session(write=False) as session:
@@ -279,18 +396,21 @@ def get_tree_head(*, ctx: AppContext, tree_size: int | None) -> TreeHeadRead:
 # ---- proofs -----------------------------------------------------------------------------------------------
 
 
-def _check_size(ctx: AppContext, name: str, size: int) -> None:
-    """Refuse a tree size beyond the committed ledger."""
+def _check_size(ctx: AppContext, actor: Actor, name: str, size: int) -> None:
+    """Refuse a tree size beyond the committed ledger, or beyond the hourly view's latest head."""
     current = ctx.ledger.sync(ctx.db)
+    message = f"the ledger has {current} records"
+    if not sees_live_ledger(actor):
+        with ctx.db.session(write=False) as session:
+            current = published_size(session=session)
+        message = f"the latest head you are served (signed hourly) covers {current} records"
     if size > current:
-        raise ValidationProblem(
-            [FieldError(field=f"query.{name}", message=f"the ledger has {current} records", type="too_large")]
-        )
+        raise ValidationProblem([FieldError(field=f"query.{name}", message=message, type="too_large")])
 
 
-def inclusion_proof(*, ctx: AppContext, leaf_index: int, tree_size: int) -> InclusionProofRead:
+def inclusion_proof(*, ctx: AppContext, actor: Actor, leaf_index: int, tree_size: int) -> InclusionProofRead:
     """Return the RFC 6962 audit path of a record in the tree of ``tree_size`` records."""
-    _check_size(ctx, "tree_size", tree_size)
+    _check_size(ctx, actor, "tree_size", tree_size)
     if leaf_index >= tree_size:
         raise ValidationProblem.single("query.leaf_index", "must be smaller than tree_size", "out_of_range")
     return InclusionProofRead(
@@ -301,9 +421,9 @@ def inclusion_proof(*, ctx: AppContext, leaf_index: int, tree_size: int) -> Incl
     )
 
 
-def consistency_proof(*, ctx: AppContext, first: int, second: int) -> ConsistencyProofRead:
+def consistency_proof(*, ctx: AppContext, actor: Actor, first: int, second: int) -> ConsistencyProofRead:
     """Return the RFC 6962 proof that the tree of ``second`` records extends the tree of ``first``."""
-    _check_size(ctx, "second", second)
+    _check_size(ctx, actor, "second", second)
     if first > second:
         raise ValidationProblem.single("query.first", "must not be larger than second", "out_of_range")
     return ConsistencyProofRead(

@@ -27,6 +27,7 @@ from schemas.export import (
     HuridocsExportRequest,
     IloComplaint,
     IloComplaintRequest,
+    OverrideReason,
     WithheldItem,
     WithheldPreviewRequest,
 )
@@ -43,7 +44,9 @@ ResearchExporter = Annotated[Actor, Depends(Require(Permission.EXPORT_RESEARCH))
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_EXPORT_PROBLEMS = problem_responses(401, 403, 404, 422)
+_EXPORT_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
+#: Problems of a made export: 409 for restricted cases without a coordinator's override_reason.
+_FILE_PROBLEMS = (401, 403, 404, 409, 422)
 
 
 def file_response(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
@@ -71,7 +74,11 @@ def _ensure_audience_allowed(actor: Actor, audience: ExportAudience) -> None:
         raise PermissionDenied("Internal exports carry identities; your role may not read identities.")
 
 
-@router.post("/ilo-cfa", responses=file_responses(DOCX, "application/json"), response_model=IloComplaint)
+@router.post(
+    "/ilo-cfa",
+    responses=file_responses(DOCX, "application/json", statuses=_FILE_PROBLEMS),
+    response_model=IloComplaint,
+)
 def ilo_complaint(
     request: IloComplaintRequest, session: SessionDep, ctx: ContextDep, actor: IloExporter
 ) -> Response:
@@ -87,6 +94,7 @@ def ilo_complaint(
         sealer=ctx.sealer,
         case_ids=request.case_ids,
         audience=ExportAudience.ILO,
+        override_reason=request.override_reason,
     )
     snapshot = taxonomy_service.snapshot(session)
     chapters = {c.cfa_chapter for case in selection.cases for c in case.categories} | {None}
@@ -125,9 +133,10 @@ class ItucQuery(Schema):
     country: Country | None = None
     date_from: date | None = Field(default=None, description="Events overlapping this period.")
     date_to: date | None = None
+    override_reason: OverrideReason | None = None
 
 
-@router.get("/ituc", responses=file_responses("text/csv", XLSX))
+@router.get("/ituc", responses=file_responses("text/csv", XLSX, statuses=_FILE_PROBLEMS))
 def ituc_survey(
     query: Annotated[ItucQuery, Query()], session: SessionDep, ctx: ContextDep, actor: ItucExporter
 ) -> Response:
@@ -142,7 +151,12 @@ def ituc_survey(
     )
     export_service.check_selection_size(kind="ituc", count=len(set(case_ids)))
     selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=case_ids, audience=ExportAudience.ITUC
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=case_ids,
+        audience=ExportAudience.ITUC,
+        override_reason=query.override_reason,
     )
     table = ituc.rows(selection.cases, submitted_by=ctx.settings.organisation_name)
     if query.format == "xlsx":
@@ -164,7 +178,7 @@ def ituc_survey(
     )
 
 
-@router.post("/huridocs", responses=file_responses("application/json", "text/csv"))
+@router.post("/huridocs", responses=file_responses("application/json", "text/csv", statuses=_FILE_PROBLEMS))
 def huridocs_export(
     request: HuridocsExportRequest, session: SessionDep, ctx: ContextDep, actor: HuridocsExporter
 ) -> Response:
@@ -172,7 +186,12 @@ def huridocs_export(
     _ensure_audience_allowed(actor, request.audience)
     export_service.check_selection_size(kind="huridocs", count=len(set(request.case_ids)))
     selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=request.case_ids, audience=request.audience
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=request.case_ids,
+        audience=request.audience,
+        override_reason=request.override_reason,
     )
     if request.format == "uwazi_csv":
         body, media_type, ext = (
@@ -213,7 +232,12 @@ def preview_withheld(
     _ensure_audience_allowed(actor, request.audience)
     export_service.check_selection_size(kind="preview", count=len(set(request.case_ids)))
     selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=request.case_ids, audience=request.audience
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=request.case_ids,
+        audience=request.audience,
+        preview=True,
     )
     return selection.withheld
 
@@ -256,11 +280,14 @@ def research_export(
 ) -> StreamingResponse:
     """The cases a search matches, one row each, as CSV or NDJSON, streamed (same filters as `GET /cases`).
 
-    No identities and no free text beyond the title; counts of victims by status. Audited with the filters.
+    No identities and no free text beyond the title; counts of victims by status. Audited with the filters,
+    the search words only as a keyed hash.
     """
     filters = SearchFilters.from_query(query)
     conditions = case_conditions(session=session, actor=actor, filters=filters)
-    given = query.model_dump(exclude_defaults=True, exclude={"format"}, mode="json")
+    given = query.model_dump(exclude_defaults=True, exclude={"format", "q"}, mode="json")
+    if filters.terms:
+        given["q_hmac"] = export_service.search_words_hmac(terms=filters.terms, secret=ctx.secret)
 
     def audit(rows: int, complete: bool) -> None:
         with ctx.db.write_session() as write:
@@ -291,9 +318,10 @@ def get_export(export_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -
 
 class SheetQuery(Schema):
     audience: ExportAudience = ExportAudience.INTERNAL
+    override_reason: OverrideReason | None = None
 
 
-@case_router.get("/{case_id}/sheet", responses=file_responses("text/html"))
+@case_router.get("/{case_id}/sheet", responses=file_responses("text/html", statuses=_FILE_PROBLEMS))
 def case_sheet(
     case_id: uuid.UUID,
     query: Annotated[SheetQuery, Query()],
@@ -304,7 +332,12 @@ def case_sheet(
     """A printable sheet of one case (HTML with print CSS), redacted for the chosen audience."""
     _ensure_audience_allowed(actor, query.audience)
     selection = export_service.select_cases(
-        session=session, actor=actor, sealer=ctx.sealer, case_ids=[case_id], audience=query.audience
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        case_ids=[case_id],
+        audience=query.audience,
+        override_reason=query.override_reason,
     )
     body = sheet.write_sheet(selection.cases[0], audience=query.audience.value)
     record = export_service.record_export(
@@ -326,9 +359,10 @@ def case_sheet(
 
 class BundleQuery(Schema):
     audience: ExportAudience = ExportAudience.INTERNAL
+    override_reason: OverrideReason | None = None
 
 
-@case_router.get("/{case_id}/bundle", responses=file_responses("application/zip"))
+@case_router.get("/{case_id}/bundle", responses=file_responses("application/zip", statuses=_FILE_PROBLEMS))
 def evidence_bundle(
     case_id: uuid.UUID,
     query: Annotated[BundleQuery, Query()],
@@ -342,7 +376,14 @@ def evidence_bundle(
     working copies with the metadata stripped. Streamed; the export is recorded once the last byte is sent.
     """
     _ensure_audience_allowed(actor, query.audience)
-    plan = bundle.plan_bundle(session=session, ctx=ctx, actor=actor, case_id=case_id, audience=query.audience)
+    plan = bundle.plan_bundle(
+        session=session,
+        ctx=ctx,
+        actor=actor,
+        case_id=case_id,
+        audience=query.audience,
+        override_reason=query.override_reason,
+    )
 
     return StreamingResponse(
         bundle.stream_and_record(ctx=ctx, plan=plan, actor=actor),

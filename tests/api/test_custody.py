@@ -105,7 +105,7 @@ def check_signature(client: TestClient, who: Account, head: dict) -> None:
 
 
 def test_an_uploads_custody_event_is_proven_included_under_the_signed_head(
-    client: TestClient, documenter: Account, researcher: Account
+    client: TestClient, documenter: Account, coordinator: Account
 ) -> None:
     case = create_case(client, documenter)
     for i in range(4):
@@ -122,11 +122,12 @@ def test_an_uploads_custody_event_is_proven_included_under_the_signed_head(
         assert leaf == json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         leaf_hash = hashlib.sha256(b"\x00" + leaf).digest()
         assert received["leaf_hash"] == leaf_hash.hex()
-        # A researcher, a third party's stand-in, checks the proof against the signed head.
-        head = ok(client.get(f"{API}/custody/tree-head", headers=researcher.headers))
-        check_signature(client, researcher, head)
+        # A third party checks the proof against the live signed head (researchers get hourly heads:
+        # tests/api/test_oracles.py).
+        head = ok(client.get(f"{API}/custody/tree-head", headers=coordinator.headers))
+        check_signature(client, coordinator, head)
         params = {"leaf_index": received["leaf_index"], "tree_size": head["tree_size"]}
-        proof = ok(client.get(f"{API}/custody/proof/inclusion", params=params, headers=researcher.headers))
+        proof = ok(client.get(f"{API}/custody/proof/inclusion", params=params, headers=coordinator.headers))
         assert proof.keys() == {"leaf_index", "tree_size", "leaf_hash", "audit_path"}
         assert proof["leaf_hash"] == leaf_hash.hex()
         root = rfc9162_inclusion_root(
@@ -172,24 +173,24 @@ def test_every_inclusion_proof_of_a_small_ledger_verifies(client: TestClient, do
 
 
 def test_signed_heads_are_consistent_with_each_other(
-    client: TestClient, documenter: Account, researcher: Account
+    client: TestClient, documenter: Account, coordinator: Account
 ) -> None:
     case = create_case(client, documenter)
     heads = []
     for batch in (1, 2, 3, 5):
         for i in range(batch):
             put_raw(client, documenter, case["id"], f"{batch}-{i}".encode())
-        heads.append(ok(client.get(f"{API}/custody/tree-head", headers=researcher.headers)))
+        heads.append(ok(client.get(f"{API}/custody/tree-head", headers=coordinator.headers)))
     assert [h["tree_size"] for h in heads] == [1, 3, 6, 11]
     # Nothing new: the same head again, not a new signature.
-    assert ok(client.get(f"{API}/custody/tree-head", headers=researcher.headers)) == heads[-1]
+    assert ok(client.get(f"{API}/custody/tree-head", headers=coordinator.headers)) == heads[-1]
     for older in heads:
-        check_signature(client, researcher, older)
+        check_signature(client, coordinator, older)
         again = ok(
             client.get(
                 f"{API}/custody/tree-head",
                 params={"tree_size": older["tree_size"]},
-                headers=researcher.headers,
+                headers=coordinator.headers,
             )
         )
         assert again == older
@@ -198,7 +199,7 @@ def test_signed_heads_are_consistent_with_each_other(
                 continue
             params = {"first": older["tree_size"], "second": newer["tree_size"]}
             proof = ok(
-                client.get(f"{API}/custody/proof/consistency", params=params, headers=researcher.headers)
+                client.get(f"{API}/custody/proof/consistency", params=params, headers=coordinator.headers)
             )
             assert proof.keys() == {"first", "second", "consistency_path"}
             path = [bytes.fromhex(h) for h in proof["consistency_path"]]
