@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -17,8 +17,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import migrate
+from api.audit import denials
+from api.audit.routes import router as audit_router
 from api.auth.routes import router as auth_router
 from api.cases.routes import router as cases_router
+from api.clearing.routes import router as clearing_router
 from api.config import Settings, get_settings
 from api.context import AppContext
 from api.custody.routes import router as custody_router
@@ -28,7 +31,14 @@ from api.exports.routes import router as exports_router
 from api.involvements.routes import router as involvements_router
 from api.people.routes import organisations_router
 from api.people.routes import router as people_router
-from api.problems import PayloadTooLarge, install_problem_handlers, problem_response
+from api.problems import (
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProblemError,
+    install_problem_handlers,
+    problem_response,
+)
 from api.routing import SessionRoute
 from api.search.routes import router as stats_router
 from api.taxonomy.routes import router as taxonomy_router
@@ -192,6 +202,16 @@ def _health_router(ctx_getter: Callable[[], AppContext]) -> APIRouter:
     return router
 
 
+def _install_denial_handler(app: FastAPI) -> None:
+    """Answer 403 and 404 problems as every problem is answered, after writing them to the audit log."""
+
+    @app.exception_handler(PermissionDenied)
+    @app.exception_handler(NotFound)
+    async def _denied(request: Request, exc: ProblemError) -> Response:
+        await denials.record_denial(request, exc)
+        return problem_response(exc.to_problem(instance=request.url.path), exc.headers)
+
+
 def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
     """Build the application for `settings` (read from the environment when not given)."""
     settings = settings or (ctx.settings if ctx else get_settings())
@@ -222,6 +242,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    _install_denial_handler(app)
 
     api = APIRouter(route_class=SessionRoute, prefix=API_PREFIX)
     for router in (
@@ -239,6 +260,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         evidence_router,
         custody_router,
         stats_router,
+        audit_router,
+        clearing_router,
     ):
         api.include_router(router)
     app.include_router(api)

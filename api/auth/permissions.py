@@ -39,6 +39,7 @@ class Permission(StrEnum):
     EXPORT_ITUC = "export:ituc"
     EXPORT_HURIDOCS = "export:huridocs"
     EXPORT_BUNDLE = "export:bundle"
+    TEXT_CLEAR = "text:clear"  # propose, correct and approve cleared free text for an outside audience
     USER_MANAGE = "user:manage"
     AUDIT_READ = "audit:read"
 
@@ -93,6 +94,7 @@ _COORDINATOR = (
         P.EXPORT_ILO,
         P.EXPORT_ITUC,
         P.EXPORT_HURIDOCS,
+        P.TEXT_CLEAR,
     }
 )
 

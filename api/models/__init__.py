@@ -2,6 +2,7 @@
 
 from api.models.audit import AuditEvent
 from api.models.case import Case, CaseAssignment, CaseCategory, CaseTag, ReferenceCounter
+from api.models.clearing import ClearedText
 from api.models.custody import CustodyEvent, CustodyTreeHead
 from api.models.evidence import EvidenceBlob, EvidenceItem
 from api.models.export import ExportRecord
@@ -22,6 +23,7 @@ __all__ = [
     "CaseCategory",
     "CaseTag",
     "CaseText",
+    "ClearedText",
     "Consent",
     "CustodyEvent",
     "CustodyTreeHead",

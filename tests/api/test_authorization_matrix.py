@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.custody import service as custody_service
 from tests.conftest import Account
 from tests.factories import API, add_testimony, create_case, create_person, involve, make_jpeg, ok, upload
 
@@ -35,10 +37,17 @@ class World:
     documenter2: str
     export: str
     evidence: str
+    clearing: str = "00000000-0000-0000-0000-000000000000"  # made only for the clearing routes
 
 
 def build_world(
-    client: TestClient, documenter: Account, admin: Account, documenter2: Account, *, with_user: bool = False
+    client: TestClient,
+    documenter: Account,
+    admin: Account,
+    documenter2: Account,
+    *,
+    with_user: bool = False,
+    with_clearing: bool = False,
 ) -> World:
     org = ok(
         client.post(
@@ -79,7 +88,16 @@ def build_world(
         str(documenter2.user_id),
         sheet.headers["X-Export-Id"],
         evidence["id"],
+        *([_clearing(client, admin, case["id"])] if with_clearing else []),
     )
+
+
+def _clearing(client: TestClient, admin: Account, case_id: str) -> str:
+    """The id of the ILO clearing of the case's testimony, proposed by an admin (it opens every identity)."""
+    proposed = ok(
+        client.post(f"{API}/cases/{case_id}/clearings", json={"audience": "ilo"}, headers=admin.headers), 201
+    )
+    return str(next(c["id"] for c in proposed if c["source_kind"] == "testimony.text"))
 
 
 Body = Callable[[World], Any]
@@ -223,6 +241,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/evidence/{evidence_id}/derivatives"): Rule(
         GUARDED_WRITE, lambda w: {"method": "strip_metadata"}, True
     ),
+    ("GET", "/audit"): Rule(ADMIN_ONLY),
+    # Clearing texts for outside audiences: coordinators change them; identity readers of the case read them.
+    ("POST", "/cases/{case_id}/clearings"): Rule(ASSIGN, lambda w: {"audience": "ilo"}, True),
+    ("GET", "/cases/{case_id}/clearings"): Rule(CONSENT_READ),
+    ("GET", "/clearings/{clearing_id}"): Rule(CONSENT_READ),
+    ("PATCH", "/clearings/{clearing_id}"): Rule(ASSIGN, lambda w: {"text": "Cleared."}, True),
+    ("POST", "/clearings/{clearing_id}/approve"): Rule(ASSIGN, mutates=True),
+    ("GET", "/clearings/{clearing_id}/history"): Rule(CONSENT_READ),
     ("GET", "/custody/key"): Rule(EVERYONE),
     ("GET", "/custody/tree-head"): Rule(EVERYONE),
     ("GET", "/custody/proof/inclusion"): Rule(
@@ -260,6 +286,7 @@ def fill(path: str, w: World) -> str:
         code="A.LIB",
         export_id=w.export,
         evidence_id=w.evidence,
+        clearing_id=w.clearing,
     )
 
 
@@ -281,9 +308,12 @@ def test_every_route_refuses_anonymous_callers(client: TestClient, accounts: dic
 
 @pytest.mark.parametrize(("method", "path"), sorted(RULES))
 def test_route_admits_exactly_the_roles_it_should(
-    client: TestClient, accounts: dict[str, Account], method: str, path: str
+    client: TestClient, accounts: dict[str, Account], method: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rule = RULES[(method, path)]
+    # Researchers are served the ledger as of the last full hour (tests/api/test_oracles.py); publish every
+    # record at once, so that the proofs asked for exist for every role and only who is let in is tested.
+    monkeypatch.setattr(custody_service, "published_hour", lambda: datetime.now(UTC) + timedelta(hours=1))
 
     def world_() -> World:
         return build_world(
@@ -292,6 +322,7 @@ def test_route_admits_exactly_the_roles_it_should(
             accounts["admin"],
             accounts["documenter2"],
             with_user="{user_id}" in path,
+            with_clearing="{clearing_id}" in path,
         )
 
     shared = world_()
@@ -300,7 +331,7 @@ def test_route_admits_exactly_the_roles_it_should(
         # A request that changes state gets a world of its own, so one role's success cannot mask another's.
         world = world_() if rule.mutates and expected == OK else shared
         headers = dict(who.headers)
-        if method == "PATCH" or path.endswith("/retract"):
+        if method == "PATCH" or path.endswith(("/retract", "/approve")):
             headers["If-Match"] = '"v1"'
         body = rule.body(world) if rule.body else None
         extra = rule.send(world) if rule.send else {"json": body}

@@ -55,12 +55,15 @@ PAGES: dict[str, dict[str, int]] = {
     "/cases/{case}/export/sheet": {**OWN_CASE, "researcher": 403},
     "/cases/{case}/export/ituc": COORDINATORS,
     "/cases/{case}/export/huridocs": COORDINATORS,
+    "/cases/{case}/clearing": COORDINATORS,
     "/organisations": ALL,
     "/search": ALL,
     "/stats": ALL,
     "/stats.csv": ALL,
     "/admin/users": ADMINS,
     "/admin/taxonomy": ADMINS,
+    "/admin/audit": ADMINS,
+    "/admin/audit.csv": ADMINS,
 }
 # Pages checked elsewhere: the sign-in form is public (test_sessions); a draft redirects to its form (test_forms).
 UNMATRIXED = {"/login", "/drafts/{draft_id}"}
