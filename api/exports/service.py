@@ -2,22 +2,36 @@
 
 Writers (ilo.py, ituc.py, huridocs.py, sheet.py) are pure functions over the redacted schema objects built
 here; nothing else reads the database for an export, so nothing can bypass the redaction.
+
+Restricted cases stay inside unless a coordinator decides otherwise, and says why: ``select_cases``, which every
+export (and its preview) goes through, refuses a case marked ``restricted`` for any audience but ``internal``
+(RestrictedExport, 409) unless the caller holds ``case:read_restricted`` (else 403) and gives an
+``override_reason`` of at least OVERRIDE_MIN_CHARS characters (else 422). The decision is written to the audit
+log (``export.restricted_override``) in the export's own transaction, with the reason sealed: it is the
+coordinator's own words, kept whole, and words about a decision to release a case may well name the people in
+it, which the audit log never carries in the clear. A preview releases nothing: it is not refused, and names
+the restricted cases (``Selection.restricted``) so that a page can ask for the override before the export.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from api.audit import service as audit_service
+from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
+from api.clearing import service as clearing_service
 from api.custody import service as custody_service
 from api.exports.redaction import ConsentState, PersonFacts, Redactor
 from api.models import (
@@ -30,17 +44,20 @@ from api.models import (
     Involvement,
     Organisation,
     Person,
-    PersonIdentity,
     Testimony,
 )
-from api.problems import NotFound, ValidationProblem
+from api.people import service as people_service
+from api.problems import Conflict, NotFound, PermissionDenied, ValidationProblem
 from api.sealing import Sealer
+from api.search.text import Term
 from api.taxonomy import service as taxonomy_service
 from evidence_store.digest import Digest
+from schemas.clearing import SourceKind
 from schemas.custody import CustodyAction
-from schemas.enums import VICTIM_STATUS_HURIDOCS, InvolvementRole, VictimStatus
+from schemas.enums import VICTIM_STATUS_HURIDOCS, Confidentiality, InvolvementRole, VictimStatus
 from schemas.evidence import EvidenceForm
 from schemas.export import (
+    OVERRIDE_MIN_CHARS,
     ExportAudience,
     ExportCase,
     ExportCategory,
@@ -70,11 +87,16 @@ class Selection:
 
     cases: list[ExportCase]
     redactor: Redactor
+    gate: TextGate
     audience: ExportAudience
+    #: References of the restricted cases that need a coordinator's override for this audience.
+    restricted: list[str] = field(default_factory=list)
+    #: Set when restricted cases leave on a coordinator's override (its audit record names it).
+    override_id: uuid.UUID | None = None
 
     @property
     def withheld(self) -> list[WithheldItem]:
-        return self.redactor.report()
+        return self.gate.report() + self.redactor.report()
 
 
 def check_selection_size(*, kind: str, count: int) -> None:
@@ -92,6 +114,74 @@ def check_selection_size(*, kind: str, count: int) -> None:
             "too_large",
             limit=limit,
         )
+
+
+class RestrictedExport(Conflict):
+    """Restricted cases were selected for an audience outside the organisation, without an override."""
+
+    slug, title = "restricted-export", "Restricted cases stay inside the organisation"
+
+
+def needing_override(cases: list[Case], audience: ExportAudience) -> list[Case]:
+    """Return the cases that leave for ``audience`` only on a coordinator's override: restricted ones."""
+    if audience is ExportAudience.INTERNAL:
+        return []
+    return [c for c in cases if c.confidentiality == Confidentiality.RESTRICTED.value]
+
+
+def _check_release(
+    *,
+    session: Session,
+    actor: Actor,
+    sealer: Sealer,
+    restricted: list[Case],
+    audience: ExportAudience,
+    override_reason: str | None,
+) -> uuid.UUID | None:
+    """Refuse restricted cases for an outside audience unless overridden; audit an override, return its id."""
+    if not restricted:
+        return None
+    references = [c.reference for c in restricted]
+    if override_reason is None:
+        more = len(references) - 5
+        named = ", ".join(references[:5]) + (f" and {more} more" if more > 0 else "")
+        raise RestrictedExport(
+            f"{named} {'is' if len(references) == 1 else 'are'} restricted: an export for {audience.value} "
+            f"needs a coordinator's override_reason (at least {OVERRIDE_MIN_CHARS} characters), or choose the "
+            "audience internal.",
+            cases=references,
+            audience=audience.value,
+        )
+    if not actor.can(Permission.CASE_READ_RESTRICTED):
+        raise PermissionDenied("Only a coordinator may send restricted cases outside the organisation.")
+    reason = override_reason.strip()
+    if len(reason) < OVERRIDE_MIN_CHARS:
+        raise ValidationProblem.single(
+            "override_reason", f"say why in at least {OVERRIDE_MIN_CHARS} characters", "string_too_short"
+        )
+    override_id = uuid.uuid4()
+    audit_service.record(
+        session=session,
+        actor_id=actor.user_id,
+        action="export.restricted_override",
+        target_type="export_override",
+        target_id=str(override_id),
+        details={
+            "audience": audience.value,
+            "cases": [str(c.id) for c in restricted],
+            "reason_sealed": base64.b64encode(
+                sealer.seal({"reason": reason}, context=override_context(override_id))
+            ).decode("ascii"),
+            "key_id": sealer.key_id,
+        },
+    )
+    session.flush()
+    return override_id
+
+
+def override_context(override_id: uuid.UUID) -> str:
+    """Return the context a coordinator's override reason is sealed under (bound to its audit record)."""
+    return f"export-override:{override_id}"
 
 
 def _visible_cases(session: Session, actor: Actor, case_ids: list[uuid.UUID]) -> list[Case]:
@@ -214,10 +304,32 @@ def cfa_chapter_title(snapshot: taxonomy_service.Snapshot, chapter: int | None) 
 
 
 def select_cases(
-    *, session: Session, actor: Actor, sealer: Sealer, case_ids: list[uuid.UUID], audience: ExportAudience
+    *,
+    session: Session,
+    actor: Actor,
+    sealer: Sealer,
+    case_ids: list[uuid.UUID],
+    audience: ExportAudience,
+    override_reason: str | None = None,
+    preview: bool = False,
 ) -> Selection:
-    """Load the cases the actor may see and redact everything about them for `audience`."""
+    """Load the cases the actor may see and redact everything about them for `audience`.
+
+    Restricted cases leave for an outside audience only on a coordinator's override (module docstring); a
+    ``preview`` is never refused and records nothing.
+    """
     cases = _visible_cases(session, actor, case_ids)
+    restricted = needing_override(cases, audience)
+    override_id = None
+    if not preview:
+        override_id = _check_release(
+            session=session,
+            actor=actor,
+            sealer=sealer,
+            restricted=restricted,
+            audience=audience,
+            override_reason=override_reason,
+        )
     ids = [c.id for c in cases]
     refs = {c.id: c.reference for c in cases}
     involvements = session.exec(
@@ -243,10 +355,11 @@ def select_cases(
         consents[consent.person_id].append(
             ConsentState(consent.audience, consent.granted_at, consent.withdrawn_at)
         )
-    identities = {
-        row.person_id: sealer.open(row.sealed, context=f"person:{row.person_id}")
-        for row in session.exec(select(PersonIdentity).where(col(PersonIdentity.person_id).in_(person_ids)))
-    }
+    # Opened (and recorded, one audit event for them all) even for callers who may not read identities: the
+    # redactor needs the names to find them in free text, and to name those who consented to this audience.
+    identities = people_service.open_identities(
+        session=session, sealer=sealer, actor=actor, person_ids=sorted(person_ids), purpose="export"
+    )
     facts = {
         pid: PersonFacts(pid, persons[pid].pseudonym, identities.get(pid), consents[pid]) for pid in persons
     }
@@ -278,6 +391,7 @@ def select_cases(
     ):
         items_by_case[item.case_id].append(item)
 
+    gate = TextGate(session=session, audience=audience, redactor=redactor)
     out = []
     for case in cases:
         victims: list[ExportPerson] = []
@@ -297,9 +411,23 @@ def select_cases(
             ExportCase(
                 id=case.id,
                 reference=case.reference,
-                title=redactor.text(case.title),
-                summary=redactor.text(case.summary),
-                narrative=redactor.text(case.narrative),
+                title=gate.text(
+                    case=case, kind=SourceKind.CASE_TITLE, source_id=case.id, value=case.title, label="title"
+                ),
+                summary=gate.text(
+                    case=case,
+                    kind=SourceKind.CASE_SUMMARY,
+                    source_id=case.id,
+                    value=case.summary,
+                    label="summary",
+                ),
+                narrative=gate.text(
+                    case=case,
+                    kind=SourceKind.CASE_NARRATIVE,
+                    source_id=case.id,
+                    value=case.narrative,
+                    label="narrative",
+                ),
                 occurred_from=case.occurred_from,
                 occurred_to=case.occurred_to,
                 date_precision=case.date_precision,
@@ -310,7 +438,7 @@ def select_cases(
                 sector=case.sector,
                 status=case.status,
                 urgent=case.urgent,
-                urgency_reason=redactor.text(case.urgency_reason) or None,
+                urgency_reason=gate.uncleared(case.urgency_reason),
                 language=case.language,
                 tags=tags[case.id],
                 categories=[_category(snapshot, code, primary) for code, primary in cats],
@@ -323,20 +451,89 @@ def select_cases(
                         language=t.language,
                         taken_at=t.taken_at,
                         reliability=t.reliability,
-                        text=redactor.text(t.text),
+                        text=gate.text(
+                            case=case,
+                            kind=SourceKind.TESTIMONY_TEXT,
+                            source_id=t.id,
+                            value=t.text,
+                            label=f"testimony T-{n}",
+                        ),
                     )
-                    for t in testimonies_by_case[case.id]
+                    for n, t in enumerate(testimonies_by_case[case.id], start=1)
                 ],
                 evidence=evidence_refs(
-                    items=items_by_case[case.id], testimonies=testimonies_by_case[case.id], redactor=redactor
+                    items=items_by_case[case.id], testimonies=testimonies_by_case[case.id], gate=gate
                 ),
             )
         )
-    return Selection(cases=out, redactor=redactor, audience=audience)
+    return Selection(
+        cases=out,
+        redactor=redactor,
+        gate=gate,
+        audience=audience,
+        restricted=[c.reference for c in restricted],
+        override_id=override_id,
+    )
+
+
+#: What stands in an export where a free text is withheld because no cleared version was approved.
+NOT_CLEARED = "[withheld: not cleared for this audience]"
+
+
+@dataclass
+class TextGate:
+    """Free text for one export: inside, as recorded (names redacted by consent); outside, only the version
+    of exactly that text a coordinator cleared for this audience, else withheld and listed.
+
+    Made, never filtered: the redactor still runs over a cleared text, but no text leaves on its say alone.
+    Free text no one can clear yet (urgency reasons, evidence descriptions) never leaves for an outside audience.
+    """
+
+    session: Session
+    audience: ExportAudience
+    redactor: Redactor
+    withheld: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def internal(self) -> bool:
+        return self.audience is ExportAudience.INTERNAL
+
+    def text(self, *, case: Case, kind: SourceKind, source_id: uuid.UUID, value: str, label: str) -> str:
+        """The text that may leave, or NOT_CLEARED (noted for the case's withheld report)."""
+        if self.internal or not value.strip():
+            return self.redactor.text(value)
+        cleared = clearing_service.current_cleared_text(
+            session=self.session,
+            source_kind=kind,
+            source_id=source_id,
+            audience=self.audience,
+            source_text=value,
+        )
+        if cleared is None:
+            self.withheld.setdefault(case.reference, []).append(label)
+            return NOT_CLEARED
+        return self.redactor.text(cleared)
+
+    def uncleared(self, value: str | None) -> str | None:
+        """A free text that has no clearing workflow: inside only."""
+        return (self.redactor.text(value) or None) if self.internal else None
+
+    def report(self) -> list[WithheldItem]:
+        """One withheld entry per case whose texts were not cleared."""
+        return [
+            WithheldItem(
+                withheld=[f"{reference}: {label}" for label in labels],
+                reason=(
+                    f"free text not cleared for the {self.audience.value} audience: a coordinator must approve "
+                    "a cleared version (the case's Clearing page) before it leaves"
+                ),
+            )
+            for reference, labels in self.withheld.items()
+        ]
 
 
 def evidence_refs(
-    *, items: list[EvidenceItem], testimonies: list[Testimony], redactor: Redactor
+    *, items: list[EvidenceItem], testimonies: list[Testimony], gate: TextGate
 ) -> list[ExportEvidenceRef]:
     """A case's exhibits: files E-n (with the SHA-256 taken on receipt), documents sighted but not copied S-n,
     and testimonies T-n. Numbering matches the case's evidence bundle."""
@@ -345,7 +542,7 @@ def evidence_refs(
     refs = [
         ExportEvidenceRef(
             exhibit_id=f"E-{n}",
-            description=redactor.text(item.description) or None,
+            description=gate.uncleared(item.description),
             kind=item.kind,
             sha256=item.blob_sha256,
         )
@@ -354,7 +551,7 @@ def evidence_refs(
     refs += [
         ExportEvidenceRef(
             exhibit_id=f"S-{n}",
-            description=redactor.text(item.description) or None,
+            description=gate.uncleared(item.description),
             kind=item.kind,
             sha256=item.statement_sha256,
             sighted_not_copied=True,
@@ -484,6 +681,19 @@ def record_export(
         )
     session.commit()
     return record
+
+
+def search_words_hmac(*, terms: Iterable[Term], secret: bytes) -> str:
+    """Return the keyed hash under which the audit log keeps a search's words: `hmac-sha256:<hex>`.
+
+    Never the words themselves: a database copied without the server's secret tells nothing of what was
+    searched, while whoever holds the secret can still check whether given words were searched (the same
+    words in any order or letter case give the same hash). HMAC-SHA256 (RFC 2104) under a key derived from
+    the secret for this use alone.
+    """
+    key = hmac.new(secret, b"precedent/audit/search-words/v1", hashlib.sha256).digest()
+    canonical = " ".join(sorted({t.word + ("*" if t.prefix else "") for t in terms}))
+    return "hmac-sha256:" + hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def get_export_record(*, session: Session, actor: Actor, export_id: uuid.UUID) -> ExportRecord:

@@ -228,6 +228,22 @@ class TestItucSurvey:
         case = create_case(
             client, coordinator, title=formula, employer="@SUM(1+1)", categories=["A.LIB.ARREST"]
         )
+        # Free text leaves only as a coordinator cleared it: clear the title as typed, for both audiences.
+        proposed = [
+            clearing
+            for audience in ("ituc", "partner")
+            for clearing in client.post(
+                f"{API}/cases/{case['id']}/clearings",
+                json={"audience": audience},
+                headers=coordinator.headers,
+            ).json()
+        ]
+        for clearing in proposed:
+            approved = client.post(
+                f"{API}/clearings/{clearing['id']}/approve",
+                headers={**coordinator.headers, "If-Match": f'"v{clearing["version"]}"'},
+            )
+            assert approved.status_code == 200, approved.text
         params = {"case_id": [case["id"]]}
         csv_body = ok_bytes(
             client.get(f"{API}/exports/ituc", params={**params, "format": "csv"}, headers=coordinator.headers)

@@ -111,3 +111,16 @@ def test_who_may_export(
     stranger = sign_in(browser_factory(), documenter2)
     assert stranger.get(f"/cases/{world.case}/export").status_code == 404
     assert stranger.get(f"/cases/{world.case}/export/bundle").status_code == 404
+
+
+def test_the_page_says_in_belarusian_what_a_coordinator_must_clear_before_a_first_ilo_submission(
+    world: World, browser: TestClient, coordinator: Account
+) -> None:
+    sign_in(browser, coordinator, lang="be")
+    page = browser.get(f"/cases/{world.case}/export", params={"audience": "ilo"}).text
+    assert "Што выходзіць і што каардынатар павінен спачатку ачысціць" in page
+    assert "не ачышчаны: утрымліваецца" in page  # no text of the case is cleared yet
+    assert "копія, зробленая з выявы" in page  # the photo leaves only as a copy made from its pixels
+    assert f'href="/cases/{world.case}/clearing?audience=ilo"' in page
+    inside = browser.get(f"/cases/{world.case}/export", params={"audience": "internal"}).text
+    assert "спачатку ачысціць" not in inside  # inside the organisation nothing needs clearing
