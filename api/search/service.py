@@ -8,6 +8,7 @@ a bound `LIMIT ?` made SQLite choose a date-index scan over the filter's index (
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import math
@@ -26,7 +27,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.exports.cells import spreadsheet_safe
-from api.models import Case, CaseCategory, CaseTag, CaseText, Testimony
+from api.models import Case, CaseCategory, CaseTag, CaseText, ClearedText, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
 from api.search import index as search_index
@@ -438,6 +439,27 @@ def search_cases(
     return Page[CaseHit](items=items, total=total, total_exact=few or exact_total, next_cursor=next_cursor)
 
 
+def _cleared_versions(session: Session, case_ids: list[uuid.UUID]) -> dict[str, str]:
+    """SHA-256 hex of a source text -> a cleared version of it some coordinator approved (any audience)."""
+    rows = session.execute(
+        select(ClearedText.source_sha256, ClearedText.text).where(
+            col(ClearedText.case_id).in_(case_ids), col(ClearedText.status) == "approved"
+        )
+    )
+    return {str(digest).removeprefix("sha256:"): text for digest, text in rows}
+
+
+def _texts_a_caller_may_quote(cleared: dict[str, str] | None) -> Callable[[str | None], str]:
+    """The text an excerpt may come from: as recorded for identity readers, else only its cleared version.
+
+    Without person:read_identity (researchers) an excerpt of a testimony could show a name typed in it; they
+    get excerpts only from a version a coordinator cleared of names, and none where there is none.
+    """
+    if cleared is None:
+        return lambda text: text or ""
+    return lambda text: cleared.get(hashlib.sha256((text or "").encode()).hexdigest(), "") if text else ""
+
+
 def _snippets(
     *, session: Session, actor: Actor, cases: list[Any], filters: SearchFilters
 ) -> dict[uuid.UUID, str]:
@@ -445,10 +467,15 @@ def _snippets(
     if not filters.terms or not cases:
         return {}
     terms = list(filters.terms)
+    readable = _texts_a_caller_may_quote(
+        None
+        if actor.can(Permission.PERSON_READ_IDENTITY)
+        else _cleared_versions(session, [c.id for c in cases])
+    )
     out: dict[uuid.UUID, str] = {}
     for case in cases:
         for text in (case.title, case.summary, case.narrative):
-            found = snippet(text or "", terms)
+            found = snippet(readable(text), terms)
             if found:
                 out[case.id] = found
                 break
@@ -464,7 +491,7 @@ def _snippets(
                 continue
             texts = [text, *(t.get("text") or "" for t in translations or [] if isinstance(t, dict))]
             for candidate in texts:
-                found = snippet(candidate, terms)
+                found = snippet(readable(candidate), terms)
                 if found:
                     out[case_id] = found
                     break

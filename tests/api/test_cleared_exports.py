@@ -90,3 +90,22 @@ def test_an_approved_clearing_leaves_and_an_edited_source_is_withheld_again(
     record = case_record(client, coordinator, world["case"], "public")
     assert [t["text"] for t in record["testimonies"]] == [NOT_CLEARED]
     assert "Яго звалі" not in json.dumps(record, ensure_ascii=False)
+
+
+def test_a_researchers_excerpt_comes_only_from_a_cleared_version(
+    client: TestClient,
+    coordinator: Account,
+    researcher: Account,
+    world: dict[str, Any],  # noqa: F811 - the fixture imported above
+) -> None:
+    def excerpt() -> str | None:
+        page = ok(client.get(f"{API}/cases", params={"q": "забралі"}, headers=researcher.headers))
+        [hit] = [i for i in page["items"] if i["id"] == world["case"]]
+        return hit["snippet"]  # type: ignore[no-any-return]
+
+    assert excerpt() is None  # the testimony names a person: no excerpt until a coordinator clears it
+    for clearing in propose(client, coordinator, world["case"], "partner"):
+        assert approve(client, coordinator, clearing).status_code == 200
+    shown = excerpt()
+    assert shown is not None and "<mark>забралі</mark>" in shown
+    assert "Worker W-3" in shown and find(shown.encode(), CANARIES) == []
