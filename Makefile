@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist): every test has its own migrated database, on SQLite and on PostgreSQL.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages verifier
 
@@ -36,12 +38,12 @@ typecheck: $(STAMP)
 pytest: pytest-sqlite pytest-postgres
 
 pytest-sqlite: $(STAMP)
-	PRECEDENT_TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	PRECEDENT_TEST_DATABASE_URL= $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 pytest-postgres: $(STAMP)
 	@if [ -n "$$PRECEDENT_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PRECEDENT_TEST_DATABASE_URL)"; \
-		$(BIN)/pytest $(PYTEST_ARGS); \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	else \
 		echo "PRECEDENT_TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
 	fi
