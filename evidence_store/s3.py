@@ -171,25 +171,45 @@ class S3BlobStore(BlobStore):
         return response["ContentLength"]
 
     def _put_blob(self, digest: Digest, body: bytes) -> bool:
-        """Upload a small blob straight to its content key unless present; return True if uploaded."""
+        """Upload a small blob to its content key unless present; return True if it was new.
+
+        Bytes already stored are sent all the same, to a scratch key deleted at once: an upload costs the same
+        whether the store held its bytes or not, so its duration tells no caller that it did.
+        """
         key = self._key_for(digest)
-        if self._head_size(key) is not None:
-            return False
+        present = self._head_size(key) is not None
+        target = self._new_temporary_key() if present else key
         self._client.put_object(
             Bucket=self.bucket,
-            Key=key,
+            Key=target,
             Body=body,
             ContentType=_CONTENT_TYPE,
             Metadata={_METADATA_KEY: digest.hex},
             ChecksumSHA256=base64.b64encode(digest.bytes).decode("ascii"),
         )
-        return True
+        if present:
+            self._client.delete_object(Bucket=self.bucket, Key=target)
+        return not present
 
     def _copy_into_place(self, source_key: str, digest: Digest, size: int) -> bool:
-        """Copy a completed temporary object to its content key unless present; return True if copied."""
+        """Copy a completed temporary object to its content key unless present; return True if it was new.
+
+        As in ``_put_blob``, a duplicate is copied all the same, to a scratch key deleted at once.
+        """
         key = self._key_for(digest)
-        if self._head_size(key) is not None:
+        present = self._head_size(key) is not None
+        if present:
+            scratch = self._new_temporary_key()
+            try:
+                self._copy_to(source_key, scratch, digest, size)
+            finally:
+                self._client.delete_object(Bucket=self.bucket, Key=scratch)
             return False
+        self._copy_to(source_key, key, digest, size)
+        return True
+
+    def _copy_to(self, source_key: str, key: str, digest: Digest, size: int) -> None:
+        """Copy an object server-side, in one request or in parts when it is too large for one."""
         if size <= _MAX_COPY_OBJECT_SIZE:
             self._client.copy_object(
                 Bucket=self.bucket,
@@ -201,7 +221,6 @@ class S3BlobStore(BlobStore):
             )
         else:
             self._copy_in_parts(source_key, key, digest, size)
-        return True
 
     def _copy_in_parts(self, source_key: str, key: str, digest: Digest, size: int) -> None:
         """Copy an object too large for CopyObject with UploadPartCopy, aborting on failure."""

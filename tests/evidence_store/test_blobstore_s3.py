@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -202,3 +202,41 @@ def test_package_imports_without_boto3(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout == b"s3 needs boto3\n"
+
+
+class TestS3NoDedupOracle:
+    """Bytes already stored cost what new ones cost: the same requests, carrying the same bytes."""
+
+    @staticmethod
+    def _requests(store: S3BlobStore, body: bytes) -> list[tuple[str, int]]:
+        sent: list[tuple[str, int]] = []
+
+        def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+            payload = params.get("body") or b""
+            sent.append((model.name, len(payload) if isinstance(payload, bytes | bytearray) else -1))
+
+        events = store._client.meta.events
+        events.register("before-call.s3", record)
+        try:
+            with store.begin_write() as writer:
+                writer.write(body)
+                writer.commit()
+        finally:
+            events.unregister("before-call.s3", record)
+        return sent
+
+    @pytest.mark.parametrize("size", [1000, MULTIPART_BODY_SIZE])
+    def test_a_stored_body_is_sent_and_copied_like_a_new_one(
+        self, s3_store: S3BlobStore, s3_client: S3Client, s3_bucket: str, size: int
+    ) -> None:
+        first, second = os.urandom(size), os.urandom(size)
+        new = self._requests(s3_store, first)
+        self._requests(s3_store, second)
+        again = self._requests(s3_store, second)
+
+        # The duplicate sends every byte and makes every copy the new one made; it only deletes its scratch.
+        def work(requests: list[tuple[str, int]]) -> list[tuple[str, int]]:
+            return [r for r in requests if r[0] != "DeleteObject"]
+
+        assert work(again) == work(new)
+        assert sorted(keys(s3_client, s3_bucket)) == sorted(content_key(sha256(b)) for b in (first, second))
