@@ -43,7 +43,6 @@ A store copy (``precedent custody export-ledger``) is bound the same way: every 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from typing import Any
 
 from evidence_store.canonical import canonical_json
 from evidence_store.report import VerificationReport
+from evidence_store.strictjson import load_json
 
 __all__ = [
     "CUSTODY_FILES",
@@ -205,7 +205,7 @@ class _Refused(ValueError):
 def _read_manifest(data: bytes, report: VerificationReport) -> dict[str, Any] | None:
     """Return the manifest parsed and shape-checked, or None after reporting why it cannot be used."""
     try:
-        value = json.loads(data.decode("utf-8"))
+        value = load_json(data)
         if not isinstance(value, dict):
             raise _Refused("not a JSON object")
         if value.get("type") != MANIFEST_TYPE or value.get("v") != MANIFEST_VERSION:
@@ -215,7 +215,7 @@ def _read_manifest(data: bytes, report: VerificationReport) -> dict[str, Any] | 
                 raise _Refused(f"{name} is not a string")
         if not isinstance(value.get("members"), list) or not isinstance(value.get("case"), dict):
             raise _Refused("members is not a list or case is not an object")
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except ValueError as exc:  # bad UTF-8 or JSON, a duplicate member, nesting too deep
         report.problem(MANIFEST_PATH, f"cannot read the bundle manifest: {exc}")
         return None
     return value

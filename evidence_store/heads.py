@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence_store.binding import ProvenEvent
 from evidence_store.merkle import ProofError, verify_consistency
 from evidence_store.report import VerificationReport
+from evidence_store.strictjson import load_json
 from evidence_store.treehead import SignedTreeHead, TreeHeadFormatError, TreeHeadSignatureError
 from evidence_store.tsa_chain import verify_token_chain
 from evidence_store.tsp import TimestampError, verify_timestamp_token
@@ -78,10 +79,10 @@ def check_earlier_heads(
     """Check every earlier head (signature, consistency with ``latest``, token) and say what each dates."""
     item = f"data/custody/{EARLIER_HEADS}"
     try:
-        entries = json.loads(data.decode("utf-8"))["heads"]
+        entries = load_json(data)["heads"]
         if not isinstance(entries, list):
             raise TypeError("heads is not a list")
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         report.problem(item, f"cannot read: {exc}")
         return
     for position, entry in enumerate(entries):

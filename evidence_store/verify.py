@@ -108,6 +108,7 @@ from evidence_store.merkle import (
     verify_inclusion,
 )
 from evidence_store.report import Problem, VerificationReport
+from evidence_store.strictjson import load_json
 from evidence_store.treehead import (
     KeyFormatError,
     SignedTreeHead,
@@ -185,23 +186,38 @@ def event_line(leaf_index: int, leaf: bytes, *, show_fields: bool = True) -> byt
 
 def proofs_json(tree: MerkleTree, leaf_indexes: Iterable[int], tree_size: int) -> bytes:
     """Return proofs.json: an inclusion proof in the tree of ``tree_size`` for each leaf index."""
-    proofs = [
+    return _proofs_json(_proofs_of(tree, leaf_indexes, tree_size))
+
+
+def _proofs_of(tree: MerkleTree, leaf_indexes: Iterable[int], tree_size: int) -> dict[int, _Proof]:
+    """Return leaf index -> its inclusion proof in the tree of ``tree_size``."""
+    return {
+        index: _Proof(tree_size, tree.leaf_hash(index), tree.inclusion_proof(index, tree_size))
+        for index in leaf_indexes
+    }
+
+
+def _proofs_json(proofs: Mapping[int, _Proof]) -> bytes:
+    """Return proofs.json for proofs already made (or read)."""
+    document = [
         {
             "leaf_index": index,
-            "tree_size": tree_size,
-            "leaf_hash": tree.leaf_hash(index).hex(),
-            "audit_path": [h.hex() for h in tree.inclusion_proof(index, tree_size)],
+            "tree_size": proof.tree_size,
+            "leaf_hash": proof.leaf_hash.hex(),
+            "audit_path": [h.hex() for h in proof.audit_path],
         }
-        for index in leaf_indexes
+        for index, proof in proofs.items()
     ]
-    return json.dumps({"inclusion_proofs": proofs}, separators=(",", ":")).encode("ascii") + b"\n"
+    return json.dumps({"inclusion_proofs": document}, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-def proofs_text(document: Mapping[str, Any]) -> bytes:
+def proofs_text(proofs: Mapping[int, _Proof]) -> bytes:
     """Return proofs.txt: a line per proof, ``<leaf_index> <tree_size> <leaf_hash> <audit path hex>...``."""
     lines = [
-        " ".join([str(p["leaf_index"]), str(p["tree_size"]), p["leaf_hash"], *p["audit_path"]])
-        for p in document["inclusion_proofs"]
+        " ".join(
+            [str(index), str(proof.tree_size), proof.leaf_hash.hex(), *(h.hex() for h in proof.audit_path)]
+        )
+        for index, proof in proofs.items()
     ]
     return "".join(line + "\n" for line in lines).encode("ascii")
 
@@ -223,15 +239,16 @@ def custody_bundle_files(
         if index >= head.tree_size or tree.leaf_hash(index) != leaf_hash(leaf):
             raise ValueError(f"leaf {index} is not in the signed tree with these bytes")
     indexes = sorted(leaves)
+    proofs = _proofs_of(tree, indexes, head.tree_size)
     files = {
         "tree-head.json": signed_head.to_json(),
         "public-key.pem": public_key_pem(public_key),
         "events.jsonl": b"".join(event_line(i, leaves[i]) for i in indexes),
-        "proofs.json": proofs_json(tree, indexes, head.tree_size),
+        "proofs.json": _proofs_json(proofs),
         # The same facts in the forms a person checks with openssl and a shell (see the bundle's README).
         "tree-head.txt": head.signed_bytes(),
         "tree-head.sig": signed_head.signature,
-        "proofs.txt": proofs_text(_load_json(proofs_json(tree, indexes, head.tree_size))),
+        "proofs.txt": proofs_text(proofs),
     }
     if timestamp_response is not None:
         files["tree-head.tsr"] = timestamp_response
@@ -241,38 +258,10 @@ def custody_bundle_files(
 # --------------------------------------------------------------------------- small helpers
 
 
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing duplicate member names (a reader might see the other value)."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate member {key!r}")
-        obj[key] = value
-    return obj
-
-
-def _refuse_constant(name: str) -> Any:
-    """Refuse NaN and Infinity, which are not JSON."""
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# Built once: json.loads() with options builds a new decoder per call, which dominates on big ledgers.
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_refuse_constant)
-
-
-def _load_json(data: bytes) -> Any:
-    """Parse strict UTF-8 JSON; raise ValueError on duplicates, NaN, bad encoding or absurd nesting."""
-    try:
-        return _DECODER.decode(data.decode("utf-8"))
-    except RecursionError:
-        # A crafted file of nested brackets must fail its check, not crash the verifier.
-        raise ValueError("JSON nested too deeply") from None
-
-
 def _json_object_or_none(data: bytes) -> dict[str, Any] | None:
     """Return ``data`` parsed as a JSON object, or None if it is not one."""
     try:
-        value = _load_json(data)
+        value = load_json(data)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -907,7 +896,7 @@ def _verify_bag_custody(
     proofs = _read_proofs(source, names["proofs.json"], report)
     if proofs is None:
         return None
-    _check_hand_files(source, names, signed, report)
+    _check_hand_files(source, names, signed, proofs, report)
     proven = _check_events(source, names["events.jsonl"], proofs, signed, report)
     # Events proven under a head whose signature failed are proven against nothing anyone vouched for.
     if signed.key_id not in report.signed_by:
@@ -924,25 +913,25 @@ def _verify_bag_custody(
 
 
 def _check_hand_files(
-    source: _BagSource, names: Mapping[str, str], signed: SignedTreeHead, report: VerificationReport
+    source: _BagSource,
+    names: Mapping[str, str],
+    signed: SignedTreeHead,
+    proofs: Mapping[int, _Proof],
+    report: VerificationReport,
 ) -> None:
     """Require the hand-check copies (tree-head.txt/.sig, proofs.txt), when present, to say what the JSON says."""
     expected = {
         "tree-head.txt": signed.head.signed_bytes(),
         "tree-head.sig": signed.signature,
-        "proofs.txt": None,
+        "proofs.txt": proofs_text(dict(sorted(proofs.items()))),
     }
-    for name, value in expected.items():
-        if name not in names:
-            continue
+    for name in expected.keys() & names.keys():
         try:
             held = source.read(names[name])
-            if value is None:
-                value = proofs_text(_load_json(source.read(names["proofs.json"])))
-        except (_UnreadableError, ValueError, KeyError, TypeError) as exc:
-            report.problem(_CUSTODY + name, f"cannot be compared with the JSON files: {exc}")
+        except _UnreadableError as exc:
+            report.problem(_CUSTODY + name, f"cannot read: {exc}")
             continue
-        if held != value:
+        if held != expected[name]:
             report.problem(_CUSTODY + name, "differs from what tree-head.json / proofs.json say (altered)")
 
 
@@ -1057,7 +1046,7 @@ class _Proof:
 def _read_proofs(source: _BagSource, path: str, report: VerificationReport) -> dict[int, _Proof] | None:
     """Parse proofs.json into leaf index -> proof, reporting malformed entries."""
     try:
-        document = _load_json(source.read(path))
+        document = load_json(source.read(path))
         items = document["inclusion_proofs"]
         if not isinstance(items, list):
             raise TypeError("inclusion_proofs is not a list")
@@ -1116,7 +1105,7 @@ class _Event:
 def _parse_event(line: bytes, item: str, report: VerificationReport) -> _Event | None:
     """Parse and check one event line: leaf hash and shown fields; report and return None if broken."""
     try:
-        event = _load_json(line)
+        event = load_json(line)
         if not isinstance(event, dict):
             raise TypeError("line is not a JSON object")
         index = _integer(event.get("leaf_index"), "leaf_index")
