@@ -117,17 +117,18 @@ def _exhibit_blob(
     decoded and rebuilt is withheld with the reason; audio and video leave only as a derivative a person
     reviewed, which this version cannot record yet, so they are withheld.
     """
-    if audience is ExportAudience.INTERNAL:
+    fate = file_fate(audience, blob)
+    if fate == "original":
         return item, blob
     existing = _release_copy_of(ctx, item)
     if existing is not None:
         return existing
-    if blob.media_type.startswith(("audio/", "video/")):
+    if fate == "media":
         return (
             f"withheld from a {audience.value} bundle: audio and video leave only as a derivative a person "
             "reviewed and approved, and none is"
         )
-    if blob.media_type not in derive.RELEASABLE:
+    if fate == "other":
         return (
             f"withheld from a {audience.value} bundle: no copy free of hidden data can be made of "
             f"{blob.media_type} (only images and PDFs are rebuilt from their content); share it internally"
@@ -146,34 +147,43 @@ def _exhibit_blob(
     return copy, copy_blob
 
 
+def file_fate(audience: ExportAudience, blob: EvidenceBlob) -> str:
+    """What of a stored file leaves for ``audience``: the one rule the bundle and the export page share.
+
+    ``damaged`` (its bytes failed verification: nothing), ``original`` (inside only), ``picture`` / ``pdf``
+    (a copy made from the content), ``media`` (audio or video: stays inside), ``other`` (stays inside).
+    """
+    if blob.integrity != "ok":
+        return "damaged"
+    if audience is ExportAudience.INTERNAL:
+        return "original"
+    if blob.media_type == "application/pdf":
+        return "pdf"
+    if blob.media_type in derive.DECODABLE_IMAGES:
+        return "picture"
+    return "media" if blob.media_type.startswith(("audio/", "video/")) else "other"
+
+
+def _case_files(session: Session, case_id: uuid.UUID) -> list[tuple[EvidenceItem, EvidenceBlob]]:
+    """The case's stored files with their blobs, in the order the bundle numbers them (E-1, E-2, ...)."""
+    return list(
+        session.exec(
+            select(EvidenceItem, EvidenceBlob)
+            .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
+            .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
+            .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
+        ).all()
+    )
+
+
 def file_fates(
     *, session: Session, case_id: uuid.UUID, audience: ExportAudience
 ) -> list[tuple[str, str, str]]:
-    """For the export page: (exhibit id, kind, fate) of each file, numbered as the bundle numbers them.
-
-    Fates: ``original`` (inside only), ``picture`` / ``pdf`` (a copy made from the content leaves), ``media``
-    (audio or video: stays inside), ``other`` (no copy can be made: stays inside), ``damaged``.
-    """
-    rows = session.exec(
-        select(EvidenceItem, EvidenceBlob)
-        .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
-        .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
-        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
-    ).all()
-    fates = []
-    for n, (item, blob) in enumerate(rows, start=1):
-        if blob.integrity != "ok":
-            fate = "damaged"
-        elif audience is ExportAudience.INTERNAL:
-            fate = "original"
-        elif blob.media_type == "application/pdf":
-            fate = "pdf"
-        elif blob.media_type in derive.DECODABLE_IMAGES:
-            fate = "picture"
-        else:
-            fate = "media" if blob.media_type.startswith(("audio/", "video/")) else "other"
-        fates.append((f"E-{n}", item.kind, fate))
-    return fates
+    """For the export page: (exhibit id, kind, fate) of each file, numbered as the bundle numbers them."""
+    return [
+        (f"E-{n}", item.kind, file_fate(audience, blob))
+        for n, (item, blob) in enumerate(_case_files(session, case_id), start=1)
+    ]
 
 
 #: File name extensions of the types a release copy is made in.
@@ -190,16 +200,10 @@ def _choose_exhibits(
     withheld: list[WithheldItem],
 ) -> list[Exhibit]:
     """Pick, per file of the case, the bytes this audience may get (original or working copy), or withhold."""
-    items = session.exec(
-        select(EvidenceItem, EvidenceBlob)
-        .join(EvidenceBlob, col(EvidenceBlob.sha256) == col(EvidenceItem.blob_sha256))
-        .where(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.form) == EvidenceForm.FILE.value)
-        .order_by(col(EvidenceItem.created_at), col(EvidenceItem.id))
-    ).all()
     exhibits: list[Exhibit] = []
-    for n, (item, blob) in enumerate(items, start=1):
+    for n, (item, blob) in enumerate(_case_files(session, case_id), start=1):
         exhibit_id = f"E-{n}"
-        if blob.integrity != "ok":
+        if file_fate(audience, blob) == "damaged":
             withheld.append(
                 WithheldItem(withheld=[exhibit_id], reason="its stored bytes failed verification")
             )
