@@ -20,6 +20,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +77,22 @@ def _pg_admin_engine() -> sa.Engine:
 
 def _pg_url_for(dbname: str) -> str:
     return migrate.normalise_url(PG_URL or "").set(database=dbname).render_as_string(hide_password=False)
+
+
+@contextmanager
+def blank_postgres_database(prefix: str) -> Iterator[str]:
+    """An empty PostgreSQL database nobody has migrated (one per process), dropped afterwards; yield its URL."""
+    name = f"{prefix}_{os.getpid()}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _pg_url_for(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _seed_accounts(settings: Settings) -> dict[str, Account]:

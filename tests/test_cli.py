@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests import conftest
 from tests.servers import free_port, running
@@ -24,15 +23,8 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     if not conftest.PG_URL:
         yield f"sqlite:///{tmp_path / 'fresh' / 'precedent.sqlite3'}"
         return
-    name = f"precedent_fresh_{os.getpid()}"
-    admin = conftest._pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield conftest._pg_url_for(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with conftest.blank_postgres_database("precedent_fresh") as url:
+        yield url
 
 
 def _env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -40,15 +40,8 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str | None]:
     if not conftest.PG_URL:
         yield None
         return
-    name = f"precedent_modes_{os.getpid()}"
-    admin = conftest._pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield conftest._pg_url_for(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with conftest.blank_postgres_database("precedent_modes") as url:
+        yield url
 
 
 def mode(path: Path) -> int:
