@@ -372,13 +372,14 @@ def demo_seed(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from api.config import Mode
-    from api.db import Database
+    from api.context import AppContext
     from api.demo.seed import DemoError, seed_demo
 
     settings = _settings()
     if settings.mode is Mode.PRODUCTION and not force:
         _fail("refusing to load demo data in production mode (pass --force if you really mean it)")
-    db = Database(settings.resolved_database_url)
+    ctx = AppContext.build(settings)
+    db = ctx.db
     try:
         with Progress(
             "{task.description}",
@@ -390,6 +391,7 @@ def demo_seed(
             task = bar.add_task("seeding cases", total=cases)
             report = seed_demo(
                 db=db,
+                sealer=ctx.sealer,
                 cases=cases,
                 seed=seed,
                 batch=batch,

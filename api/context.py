@@ -12,6 +12,7 @@ from api.config import Settings, StorageBackend, make_private_dir
 from api.custody.ledger import LedgerTree
 from api.db import Database
 from api.sealing import Sealer, load_key
+from api.search.text import WordSeal, word_seal
 from evidence_store.blobstore import BlobStore, LocalBlobStore
 from evidence_store.errors import StorageError
 from evidence_store.treehead import load_or_create_signing_key
@@ -31,6 +32,10 @@ class AppContext:
     blob_store: BlobStore
     signing_key: Ed25519PrivateKey
     ledger: LedgerTree = field(default_factory=LedgerTree)
+    words: WordSeal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.words = word_seal(self.sealer)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 
@@ -31,6 +33,7 @@ class Sealer:
         if len(key) != KEY_BYTES:
             raise ValueError("identity key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
         self.key_id = hashlib.sha256(b"precedent-identity-key\x00" + key).hexdigest()[:16]
 
     def seal(self, document: dict[str, Any], *, context: str) -> bytes:
@@ -38,6 +41,15 @@ class Sealer:
         nonce = secrets.token_bytes(12)
         plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
         return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def derived_key(self, purpose: str) -> bytes:
+        """Return a 32-byte key for `purpose` (HKDF-SHA256, RFC 5869), independent of the sealing key's use.
+
+        The search index's keyed word hashes use one: the words of sealed texts are findable, not readable.
+        """
+        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(
+            self._key
+        )
 
     def _open(self, sealed: bytes, *, context: str) -> dict[str, Any]:
         """Decrypt a sealed document, or raise SealError. Only api.identity.door calls this: it records the

@@ -496,7 +496,13 @@ def prepare(url: str, data_dir: Path, cases: int, seed: int) -> tuple[dict[str, 
         if present:
             raise SystemExit(f"{url} holds {present:,} cases, not {cases:,}: pass --reseed or another --dir")
         started = time.perf_counter()
-        report = demo.seed_demo(db=db, cases=cases, seed=seed, batch=10_000, history=False)
+        keyed = AppContext.build(settings)  # the identity key the testimonies are sealed under
+        try:
+            report = demo.seed_demo(
+                db=db, sealer=keyed.sealer, cases=cases, seed=seed, batch=10_000, history=False
+            )
+        finally:
+            keyed.close()
         note = (
             f"seeded {cases:,} cases, {report.total_rows:,} rows in {report.seconds:.0f} s "
             f"({report.rows_per_second:,.0f} rows/s; {time.perf_counter() - started:.0f} s with index and ANALYZE)"

@@ -28,6 +28,6 @@ class RevisionRead(Schema):
     reason: str | None = None
     identity_changed: bool = Field(
         default=False,
-        description="True when identity fields changed; their values appear under `changes` only for callers "
-        "with person:read_identity.",
+        description="True when sealed values changed (a person's identity fields, a testimony's text or "
+        "translations); they appear under `changes` only for callers with person:read_identity.",
     )

@@ -49,8 +49,14 @@ class TestimonyRead(Schema):
     taken_at: date
     place: str | None
     language: str
-    text: str
+    text: str | None = Field(
+        description="What was said; for roles that may not read identities only a version a coordinator "
+        "cleared of names, and null until there is one (text_withheld)."
+    )
     translations: list[Translation]
+    text_withheld: bool = Field(
+        default=False, description="True when the text and translations are withheld from you until cleared."
+    )
     reliability: Reliability
     created_by: uuid.UUID
     created_at: datetime

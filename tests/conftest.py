@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +201,27 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def key_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """Point the process's settings (a migration reads them, as `precedent db upgrade` does) at a data folder,
+    so that a migration that seals data finds the identity key there."""
+
+    def use(folder: Path) -> None:
+        monkeypatch.setenv("PRECEDENT_DATA_DIR", str(folder))
+        monkeypatch.delenv("PRECEDENT_IDENTITY_KEY", raising=False)
+        _forget_settings()
+
+    yield use
+    monkeypatch.undo()
+    _forget_settings()
+
+
+def _forget_settings() -> None:
+    from api.config import get_settings
+
+    getattr(get_settings, "cache_clear", lambda: None)()  # settings may be cached per process
 
 
 @pytest.fixture

@@ -59,12 +59,13 @@ def list_cases(
     return search_service.search_cases(
         session=session,
         actor=actor,
-        filters=SearchFilters.from_query(query),
+        filters=SearchFilters.from_query(query, words=ctx.words),
         sort=query.sort,
         cursor=query.cursor,
         limit=query.limit,
         secret=ctx.secret,
         exact_total=query.exact_total,
+        sealer=ctx.sealer,
     )
 
 

@@ -49,20 +49,26 @@ def propose_clearings(
 
 @router.get("/cases/{case_id}/clearings", response_model=list[ClearingRead], responses=_READ_PROBLEMS)
 def list_clearings(
-    case_id: uuid.UUID, query: Annotated[ClearingListQuery, Query()], session: SessionDep, actor: Reader
+    case_id: uuid.UUID,
+    query: Annotated[ClearingListQuery, Query()],
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: Reader,
 ) -> list[ClearingRead]:
     """The case's clearings, each with its status and whether its source changed since (stale)."""
     return clearing_service.list_clearings(
-        session=session, actor=actor, case_id=case_id, audience=query.audience
+        session=session, sealer=ctx.sealer, actor=actor, case_id=case_id, audience=query.audience
     )
 
 
 @router.get("/clearings/{clearing_id}", response_model=ClearingRead, responses=_READ_PROBLEMS)
 def get_clearing(
-    clearing_id: uuid.UUID, session: SessionDep, actor: Reader, response: Response
+    clearing_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: Reader, response: Response
 ) -> ClearingRead:
     """One clearing; with the replaced spans (offsets into the source) for roles that may read identities."""
-    row = clearing_service.get_clearing(session=session, actor=actor, clearing_id=clearing_id)
+    row = clearing_service.get_clearing(
+        session=session, sealer=ctx.sealer, actor=actor, clearing_id=clearing_id
+    )
     with_etag(response, row.version)
     return row
 
@@ -72,13 +78,19 @@ def edit_clearing(
     clearing_id: uuid.UUID,
     body: ClearingUpdate,
     session: SessionDep,
+    ctx: ContextDep,
     actor: Clearer,
     response: Response,
     if_match: IfMatch = None,
 ) -> ClearingRead:
     """Correct the cleared text (it goes back to `proposed`); send the ETag you read as If-Match."""
     row = clearing_service.edit_clearing(
-        session=session, actor=actor, clearing_id=clearing_id, update=body, if_match=if_match
+        session=session,
+        sealer=ctx.sealer,
+        actor=actor,
+        clearing_id=clearing_id,
+        update=body,
+        if_match=if_match,
     )
     session.commit()
     with_etag(response, row.version)
@@ -87,11 +99,16 @@ def edit_clearing(
 
 @router.post("/clearings/{clearing_id}/approve", response_model=ClearingRead, responses=_CHANGE_PROBLEMS)
 def approve_clearing(
-    clearing_id: uuid.UUID, session: SessionDep, actor: Clearer, response: Response, if_match: IfMatch = None
+    clearing_id: uuid.UUID,
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: Clearer,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ClearingRead:
     """Approve the cleared text for its audience; send the ETag you read as If-Match."""
     row = clearing_service.approve_clearing(
-        session=session, actor=actor, clearing_id=clearing_id, if_match=if_match
+        session=session, sealer=ctx.sealer, actor=actor, clearing_id=clearing_id, if_match=if_match
     )
     session.commit()
     with_etag(response, row.version)

@@ -42,6 +42,8 @@ from api.people import service as people_service
 from api.problems import Conflict, NotFound, PermissionDenied
 from api.records import check_if_match, conditional_update, diff, ensure_not_retracted, json_value, reload
 from api.sealing import Sealer
+from api.testimonies import texts as testimony_texts
+from api.testimonies.texts import TestimonyWords
 from schemas.clearing import (
     ClearingChange,
     ClearingRead,
@@ -104,10 +106,11 @@ def digest(text: str) -> str:
 # ---- the free texts of a case -------------------------------------------------------------------------------
 
 
-def case_sources(*, session: Session, case: Case) -> list[Source]:
+def case_sources(*, session: Session, sealer: Sealer, actor: Actor, case: Case) -> list[Source]:
     """The case's free texts that are not empty: its own fields, then each live testimony and translation.
 
-    A second translation into one language gets no clearing of its own: it stays withheld (fail closed).
+    The testimonies' words are opened through the audited door (purpose "clear"). A second translation into
+    one language gets no clearing of its own: it stays withheld (fail closed).
     """
     sources = [
         Source(kind, case.id, "", getattr(case, name))
@@ -119,16 +122,53 @@ def case_sources(*, session: Session, case: Case) -> list[Source]:
         .where(Testimony.case_id == case.id, col(Testimony.retracted_at).is_(None))
         .order_by(col(Testimony.taken_at), col(Testimony.created_at))
     ).all()
+    said = testimony_texts.open_words(
+        session=session, sealer=sealer, actor=actor, rows=testimonies, purpose="clear"
+    )
     for testimony in testimonies:
-        if testimony.text.strip():
-            sources.append(Source(SourceKind.TESTIMONY_TEXT, testimony.id, "", testimony.text))
-        seen: set[str] = set()
-        for translation in testimony.translations:
-            language, text = translation.get("language"), translation.get("text")
-            if isinstance(language, str) and isinstance(text, str) and text.strip() and language not in seen:
-                seen.add(language)
-                sources.append(Source(SourceKind.TESTIMONY_TRANSLATION, testimony.id, language, text))
+        sources.extend(_testimony_sources(testimony.id, said[testimony.id]))
     return sources
+
+
+def _testimony_sources(testimony_id: uuid.UUID, words: TestimonyWords) -> list[Source]:
+    sources = []
+    if words.text.strip():
+        sources.append(Source(SourceKind.TESTIMONY_TEXT, testimony_id, "", words.text))
+    seen: set[str] = set()
+    for translation in words.translations:
+        language, text = translation.get("language"), translation.get("text")
+        if isinstance(language, str) and isinstance(text, str) and text.strip() and language not in seen:
+            seen.add(language)
+            sources.append(Source(SourceKind.TESTIMONY_TRANSLATION, testimony_id, language, text))
+    return sources
+
+
+def cleared_words(
+    *, session: Session, testimony_id: uuid.UUID, words: TestimonyWords
+) -> TestimonyWords | None:
+    """The version of a testimony a reader without person:read_identity may see: its text and translations
+    as a coordinator cleared them of names (for any audience), or None when its text has no current clearing.
+    A translation without one is left out."""
+    approved = session.exec(
+        select(ClearedText).where(
+            ClearedText.source_id == testimony_id, ClearedText.status == ClearingStatus.APPROVED.value
+        )
+    ).all()
+    by_digest = {(row.source_kind, row.source_sha256): row.text for row in approved}
+    cleared: dict[tuple[str, str], str] = {}
+    for source in _testimony_sources(testimony_id, words):
+        text = by_digest.get((source.kind.value, digest(source.text)))
+        if text is not None:
+            cleared[(source.kind.value, source.language)] = text
+    text = cleared.get((SourceKind.TESTIMONY_TEXT.value, ""))
+    if text is None:
+        return None
+    translations = [
+        {"language": language, "text": value, "translated_by": None}
+        for (kind, language), value in cleared.items()
+        if kind == SourceKind.TESTIMONY_TRANSLATION.value
+    ]
+    return TestimonyWords(text=text, translations=translations)
 
 
 def _state(row: ClearedText | None, source: Source | None) -> ClearingState:
@@ -196,22 +236,25 @@ def _rows(session: Session, case_id: uuid.UUID, audience: ExportAudience | None)
     return list(session.exec(query.order_by(col(ClearedText.proposed_at), col(ClearedText.id))).all())
 
 
-def _current_source(session: Session, row: ClearedText) -> Source | None:
+def _current_source(session: Session, sealer: Sealer, actor: Actor, row: ClearedText) -> Source | None:
     """The source a clearing was made for, as it stands now (None when it is gone: retracted, removed)."""
     case = session.get(Case, row.case_id)
     if case is None:
         return None
     key = (row.source_kind, row.source_id, row.source_language)
-    return next((s for s in case_sources(session=session, case=case) if s.key == key), None)
+    return next(
+        (s for s in case_sources(session=session, sealer=sealer, actor=actor, case=case) if s.key == key),
+        None,
+    )
 
 
 def list_clearings(
-    *, session: Session, actor: Actor, case_id: uuid.UUID, audience: ExportAudience | None
+    *, session: Session, sealer: Sealer, actor: Actor, case_id: uuid.UUID, audience: ExportAudience | None
 ) -> list[ClearingRead]:
     """Return the case's clearings (for one audience, or all), each with its status and staleness."""
     _require_read(actor)
     case = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
-    sources = {s.key: s for s in case_sources(session=session, case=case)}
+    sources = {s.key: s for s in case_sources(session=session, sealer=sealer, actor=actor, case=case)}
     return [
         to_read(row, state=_state(row, sources.get(_key(row))), with_changes=False)
         for row in _rows(session, case_id, audience)
@@ -235,22 +278,22 @@ def get_clearing_or_raise(*, session: Session, actor: Actor, clearing_id: uuid.U
     return row
 
 
-def get_clearing(*, session: Session, actor: Actor, clearing_id: uuid.UUID) -> ClearingRead:
+def get_clearing(*, session: Session, sealer: Sealer, actor: Actor, clearing_id: uuid.UUID) -> ClearingRead:
     """Return one clearing; its replaced spans for roles that may read identities."""
     row = get_clearing_or_raise(session=session, actor=actor, clearing_id=clearing_id)
-    state = _state(row, _current_source(session, row))
+    state = _state(row, _current_source(session, sealer, actor, row))
     return to_read(row, state=state, with_changes=actor.can(Permission.PERSON_READ_IDENTITY))
 
 
 def review_case(
-    *, session: Session, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
+    *, session: Session, sealer: Sealer, actor: Actor, case_id: uuid.UUID, audience: ExportAudience
 ) -> list[Review]:
     """Every free text of the case with its clearing for `audience`, for a coordinator to review."""
     _require_clear(actor)
     case = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
     rows = {_key(r): r for r in _rows(session, case_id, audience)}
     reviews = []
-    for source in case_sources(session=session, case=case):
+    for source in case_sources(session=session, sealer=sealer, actor=actor, case=case):
         row = rows.get(source.key)
         state = _state(row, source)
         read = to_read(row, state=state, with_changes=True) if row is not None else None
@@ -289,7 +332,7 @@ def current_cleared_text(
 
 
 def clearing_status(
-    *, session: Session, case_id: uuid.UUID, audience: ExportAudience | str
+    *, session: Session, sealer: Sealer, actor: Actor, case_id: uuid.UUID, audience: ExportAudience | str
 ) -> list[SourceClearing]:
     """Where each free text of the case stands for `audience` (no text, no name: for the export page).
 
@@ -300,7 +343,7 @@ def clearing_status(
         raise NotFound(f"No case {case_id}.")
     rows = {_key(r): r for r in _rows(session, case_id, ExportAudience(audience))}
     out = []
-    for source in case_sources(session=session, case=case):
+    for source in case_sources(session=session, sealer=sealer, actor=actor, case=case):
         row = rows.get(source.key)
         out.append(
             SourceClearing(
@@ -346,7 +389,8 @@ def propose_clearings(
     case = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
     ensure_not_retracted(case, "case")
     rows = {_key(r): r for r in _rows(session, case_id, audience)}
-    todo = [s for s in case_sources(session=session, case=case) if _state(rows.get(s.key), s) in _TO_PROPOSE]
+    sources = case_sources(session=session, sealer=sealer, actor=actor, case=case)
+    todo = [s for s in sources if _state(rows.get(s.key), s) in _TO_PROPOSE]
     if not todo:
         return []
     # One proposer for every text: building each person's name forms is the costly part.
@@ -444,13 +488,15 @@ def _flush(session: Session) -> None:
 # ---- correcting and approving -------------------------------------------------------------------------------
 
 
-def _changeable(session: Session, actor: Actor, clearing_id: uuid.UUID, if_match: str | None) -> ClearedText:
+def _changeable(
+    session: Session, sealer: Sealer, actor: Actor, clearing_id: uuid.UUID, if_match: str | None
+) -> ClearedText:
     _require_clear(actor)
     row = get_clearing_or_raise(session=session, actor=actor, clearing_id=clearing_id)
     check_if_match(if_match, row.version)
     case = session.get(Case, row.case_id)
     ensure_not_retracted(case, "case")
-    if _state(row, _current_source(session, row)) is ClearingState.STALE:
+    if _state(row, _current_source(session, sealer, actor, row)) is ClearingState.STALE:
         raise Conflict("The text changed since this clearing was proposed: propose it again.")
     return row
 
@@ -458,13 +504,14 @@ def _changeable(session: Session, actor: Actor, clearing_id: uuid.UUID, if_match
 def edit_clearing(
     *,
     session: Session,
+    sealer: Sealer,
     actor: Actor,
     clearing_id: uuid.UUID,
     update: ClearingUpdate,
     if_match: str | None,
 ) -> ClearingRead:
     """Replace the cleared text with a coordinator's correction (back to `proposed`); flush."""
-    row = _changeable(session, actor, clearing_id, if_match)
+    row = _changeable(session, sealer, actor, clearing_id, if_match)
     if update.text != row.text:
         changes = diff(row, {"text": update.text, "status": ClearingStatus.PROPOSED.value})
         row = _update(session, actor, row, changes, {"approved_by": None, "approved_at": None}, "update")
@@ -472,10 +519,10 @@ def edit_clearing(
 
 
 def approve_clearing(
-    *, session: Session, actor: Actor, clearing_id: uuid.UUID, if_match: str | None
+    *, session: Session, sealer: Sealer, actor: Actor, clearing_id: uuid.UUID, if_match: str | None
 ) -> ClearingRead:
     """Approve the cleared text for its audience: from now on the exports send it; flush."""
-    row = _changeable(session, actor, clearing_id, if_match)
+    row = _changeable(session, sealer, actor, clearing_id, if_match)
     if row.status != ClearingStatus.APPROVED.value:
         changes = diff(row, {"status": ClearingStatus.APPROVED.value})
         extra = {"approved_by": actor.user_id, "approved_at": utcnow()}

@@ -54,6 +54,7 @@ from api.models import (
 from api.people import service as people_service
 from api.people.service import _PERSON_FIELDS as PERSON_FIELDS
 from api.records import json_value
+from api.sealing import Sealer
 from api.search.index import (
     VICTIM_STATUS_BIT,
     case_folds,
@@ -64,8 +65,11 @@ from api.search.index import (
     status_signature,
     testimony_row,
 )
+from api.search.text import word_seal
 from api.taxonomy import service as taxonomy_service
+from api.testimonies import texts as testimony_texts
 from api.testimonies.service import _FIELDS as TESTIMONY_FIELDS
+from api.testimonies.texts import TestimonyWords
 from api.text import fold
 from schemas.enums import (
     HELD_STATUSES,
@@ -211,8 +215,10 @@ def _audit(user: uuid.UUID, at: datetime) -> dict[str, Any]:
 class Generator:
     """Make the rows of synthetic cases, deterministically from a seed."""
 
-    def __init__(self, ctx: _Context, *, seed: int, history: bool) -> None:
+    def __init__(self, ctx: _Context, *, seed: int, history: bool, sealer: Sealer) -> None:
         self.ctx = ctx
+        self.sealer = sealer
+        self.words = word_seal(sealer)
         # The number of cases already there is part of the seed: seeding again adds new cases, not clashes.
         self.rng = random.Random(f"precedent-demo:{seed}:{ctx.existing_cases}")  # noqa: S311 (not secrets)
         self.history = history
@@ -506,35 +512,35 @@ class Generator:
         if language != "en" and rng.random() < 0.25:
             translations = [{"language": "en", "text": data.TESTIMONIES["en"][index], "translated_by": None}]
         taken_at = min(case["date_hi"] + timedelta(days=rng.randrange(1, 90)), case["created_at"].date())
+        said = TestimonyWords(text=text, translations=translations)
+        testimony_id = _uuid(rng)
         row = {
-            "id": _uuid(rng),
+            "id": testimony_id,
             "case_id": case["id"],
             "source_person_id": source,
             "taken_by": case["created_by"],
             "taken_at": taken_at,
             "place": rng.choice(["Vilnius", "Warsaw", "online", case["place"] or "online"]),
             "language": language,
-            "text": text,
-            "translations": translations,
+            "sealed_text": testimony_texts.seal(sealer=self.sealer, testimony_id=testimony_id, words=said),
             "reliability": self.reliability.pick(rng),
             **_audit(case["created_by"], case["created_at"]),
         }
         batch.add("testimony", row)
-        text_row = self._testimony_text(language, index, bool(translations))
+        text_row = self._testimony_text(language, index, said)
         batch.add("case_text", {**text_row, "source_id": row["id"], "case_id": case["id"]})
         if self.history:
-            batch.add("revision", _revision("testimony", row, TESTIMONY_FIELDS, case["id"]))
+            revision = _revision("testimony", row, TESTIMONY_FIELDS, case["id"])
+            sealed = {name: {"before": None, "after": value} for name, value in said.document().items()}
+            revision["sealed_identity"] = self.sealer.seal(sealed, context=f"revision:{testimony_id}:1")
+            batch.add("revision", revision)
 
-    def _testimony_text(self, language: str, index: int, translated: bool) -> dict[str, Any]:
-        """The index row of a template testimony (tokenized once per template, not per testimony)."""
-        key = (language, index, translated)
+    def _testimony_text(self, language: str, index: int, said: TestimonyWords) -> dict[str, Any]:
+        """The index row of a template testimony (hashed once per template, not per testimony)."""
+        key = (language, index, bool(said.translations))
         if key not in self.text_rows:
-            translations = [{"text": data.TESTIMONIES["en"][index]}] if translated else []
             self.text_rows[key] = testimony_row(
-                testimony_id=uuid.UUID(int=0),
-                case_id=uuid.UUID(int=0),
-                text=data.TESTIMONIES[language][index],
-                translations=translations,
+                testimony_id=uuid.UUID(int=0), case_id=uuid.UUID(int=0), said=said, words=self.words
             )
         return self.text_rows[key]
 
@@ -744,6 +750,7 @@ def _analyze(db: Database) -> None:
 def seed_demo(
     *,
     db: Database,
+    sealer: Sealer,
     cases: int,
     seed: int = 1,
     batch: int = 5000,
@@ -757,7 +764,7 @@ def seed_demo(
     """
     with db.session(write=True) as session:
         ctx = _prepare(session)
-    generator = Generator(ctx, seed=seed, history=history)
+    generator = Generator(ctx, seed=seed, history=history, sealer=sealer)
     rows: Counter[str] = Counter()
     pending: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []

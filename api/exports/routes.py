@@ -283,7 +283,7 @@ def research_export(
     No identities and no free text beyond the title; counts of victims by status. Audited with the filters,
     the search words only as a keyed hash.
     """
-    filters = SearchFilters.from_query(query)
+    filters = SearchFilters.from_query(query, words=ctx.words)
     conditions = case_conditions(session=session, actor=actor, filters=filters)
     given = query.model_dump(exclude_defaults=True, exclude={"format", "q"}, mode="json")
     if filters.terms:

@@ -51,6 +51,7 @@ from api.problems import Conflict, NotFound, PermissionDenied, ValidationProblem
 from api.sealing import Sealer
 from api.search.text import Term
 from api.taxonomy import service as taxonomy_service
+from api.testimonies import texts as testimony_texts
 from evidence_store.digest import Digest
 from schemas.clearing import SourceKind
 from schemas.custody import CustodyAction
@@ -368,6 +369,9 @@ def select_cases(
             facts[inv.person_id].cases.add(refs[inv.case_id])
     for tes in testimonies:
         facts[tes.source_person_id].cases.add(refs[tes.case_id])
+    said = testimony_texts.open_words(
+        session=session, sealer=sealer, actor=actor, rows=testimonies, purpose="export"
+    )
     redactor = Redactor(audience=audience, people=list(facts.values()))
 
     categories: dict[uuid.UUID, list[tuple[str, bool]]] = defaultdict(list)
@@ -455,7 +459,7 @@ def select_cases(
                             case=case,
                             kind=SourceKind.TESTIMONY_TEXT,
                             source_id=t.id,
-                            value=t.text,
+                            value=said[t.id].text,
                             label=f"testimony T-{n}",
                         ),
                     )

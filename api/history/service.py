@@ -26,15 +26,23 @@ def record_revision(
     changes: dict[str, dict[str, Any]],
     case_id: uuid.UUID | None = None,
     identity_changes: dict[str, dict[str, Any]] | None = None,
+    sealed_changes: dict[str, dict[str, Any]] | None = None,
     sealer: Sealer | None = None,
     reason: str | None = None,
 ) -> None:
-    """Append a revision to the session's transaction."""
+    """Append a revision to the session's transaction.
+
+    `identity_changes` (a person's identity fields) and `sealed_changes` (a testimony's words) are sealed in
+    `sealed_identity`, bound to the revision; `changes` is kept in clear.
+    """
     sealed = None
-    if identity_changes:
+    secret_changes = identity_changes or sealed_changes
+    if identity_changes and sealed_changes:
+        raise ValueError("a revision seals identity changes or a record's words, not both")
+    if secret_changes:
         if sealer is None:
             raise ValueError("identity changes must be sealed")
-        sealed = sealer.seal(identity_changes, context=_revision_context(entity_id, version))
+        sealed = sealer.seal(secret_changes, context=_revision_context(entity_id, version))
     session.add(
         Revision(
             entity_type=entity_type,
@@ -76,31 +84,44 @@ def list_case_revisions(
     return _to_reads(list(rows), session=session, actor=actor, sealer=sealer)
 
 
+# What the sealed part of a revision holds, by entity: the door's kind, and the prefix of its field names.
+_SEALED_AS = {
+    "testimony": (door.SealedKind.TESTIMONY_REVISION, ""),
+}
+_IDENTITY = (door.SealedKind.IDENTITY_REVISION, "identity.")
+
+
 def _to_reads(rows: list[Revision], *, session: Session, actor: Actor, sealer: Sealer) -> list[RevisionRead]:
-    """Wire forms of revisions; sealed identity values opened through the audited door, in one event."""
-    sealed = [r for r in rows if r.sealed_identity is not None]
+    """Wire forms of revisions; their sealed values opened through the audited door, one event per kind.
+
+    Only for callers who may read identities: a testimony's words as once typed are not a cleared version.
+    """
     opened: dict[int, dict[str, Any]] = {}
-    if sealed and actor.can(Permission.PERSON_READ_IDENTITY):
-        values = [
-            door.SealedValue(r.entity_id, r.sealed_identity or b"", _revision_context(r.entity_id, r.version))
-            for r in sealed
-        ]
-        documents = door.open_identities(
-            session=session,
-            sealer=sealer,
-            actor=actor,
-            kind=door.SealedKind.IDENTITY_REVISION,
-            values=values,
-            purpose="history",
-        )
-        opened = {r.id or 0: document for r, document in zip(sealed, documents, strict=True)}
+    if actor.can(Permission.PERSON_READ_IDENTITY):
+        for kind, _ in {*_SEALED_AS.values(), _IDENTITY}:
+            sealed = [
+                r
+                for r in rows
+                if r.sealed_identity is not None and _SEALED_AS.get(r.entity_type, _IDENTITY)[0] is kind
+            ]
+            values = [
+                door.SealedValue(
+                    r.entity_id, r.sealed_identity or b"", _revision_context(r.entity_id, r.version)
+                )
+                for r in sealed
+            ]
+            documents = door.open_identities(
+                session=session, sealer=sealer, actor=actor, kind=kind, values=values, purpose="history"
+            )
+            opened |= {r.id or 0: document for r, document in zip(sealed, documents, strict=True)}
     return [_to_read(row, opened.get(row.id or 0)) for row in rows]
 
 
 def _to_read(row: Revision, opened: dict[str, Any] | None) -> RevisionRead:
     changes = {k: FieldChange(**v) for k, v in row.changes.items()}
     if opened is not None:
-        changes |= {f"identity.{k}": FieldChange(**v) for k, v in opened.items()}
+        prefix = _SEALED_AS.get(row.entity_type, _IDENTITY)[1]
+        changes |= {f"{prefix}{k}": FieldChange(**v) for k, v in opened.items()}
     return RevisionRead(
         id=row.id or 0,
         entity_type=row.entity_type,

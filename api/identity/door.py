@@ -2,7 +2,8 @@
 
 `api.sealing.Sealer._open` is called here and nowhere else (tests/api/test_identity_door.py walks the tree's
 syntax to keep it so). What is sealed: people's identities, the identity values inside revisions, the
-identifying metadata of evidence files (GPS, serial numbers), evidence file names, and web form drafts.
+identifying metadata of evidence files (GPS, serial numbers), evidence file names, the words of testimonies
+(and of their revisions), and web form drafts.
 
 Recording. The door adds one `AuditEvent` per opening to the caller's session: one row per (session, subject),
 a batch (a list, an export, a history) in one row whose details list the ids. The row carries ids and codes
@@ -32,19 +33,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import event
+import sqlalchemy as sa
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from api.audit import service as audit_service
 from api.auth.security import Actor
+from api.models import AuditEvent
+from api.models.base import utcnow
 from api.problems import NotFound
 from api.sealing import Sealer
 
 #: Why a value was opened, recorded with the opening: shown to the caller, merged with an update, listed in a
 #: record's history, used to name or redact people in an export.
-Purpose = Literal["show", "update", "history", "export"]
+Purpose = Literal["show", "update", "history", "export", "clear", "index"]
 
 
 class SealedKind(StrEnum):
@@ -54,6 +58,8 @@ class SealedKind(StrEnum):
     IDENTITY_REVISION = "identity_revision"
     EVIDENCE_IDENTIFIERS = "evidence_identifiers"
     EVIDENCE_FILENAME = "evidence_filename"
+    TESTIMONY_TEXT = "testimony_text"
+    TESTIMONY_REVISION = "testimony_revision"
 
 
 # (audit action, target type): an identity revision is recorded as a read of the person it belongs to.
@@ -62,6 +68,8 @@ _RECORDED_AS: dict[SealedKind, tuple[str, str]] = {
     SealedKind.IDENTITY_REVISION: ("identity.read", "person"),
     SealedKind.EVIDENCE_IDENTIFIERS: ("evidence.identifiers.read", "evidence"),
     SealedKind.EVIDENCE_FILENAME: ("evidence.filename.read", "evidence"),
+    SealedKind.TESTIMONY_TEXT: ("testimony.read", "testimony"),
+    SealedKind.TESTIMONY_REVISION: ("testimony.read", "testimony"),
 }
 
 _PENDING = "precedent.door.pending"  # rows not yet sent with a commit
@@ -110,6 +118,27 @@ def open_identities(
         return []
     _record(
         session=session, actor=actor, kind=kind, subject_ids=[v.subject_id for v in values], purpose=purpose
+    )
+    return [sealer._open(v.sealed, context=v.context) for v in values]
+
+
+def open_for_system(
+    *, connection: Connection, sealer: Sealer, kind: SealedKind, values: Sequence[SealedValue], reason: str
+) -> list[dict[str, Any]]:
+    """Record that the system itself (no user: a rebuild of the search index) opens these values, then open
+    them. The audit row goes into `connection`'s transaction, committed or rolled back with the work."""
+    if not values:
+        return []
+    action, target_type = _RECORDED_AS[kind]
+    connection.execute(
+        sa.insert(AuditEvent).values(
+            at=utcnow(),
+            actor_id=None,
+            action=action,
+            target_type=target_type,
+            target_id=None,
+            details={"kind": kind.value, "purpose": "index", "reason": reason, "count": len(values)},
+        )
     )
     return [sealer._open(v.sealed, context=v.context) for v in values]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -42,9 +42,12 @@ from api.cases.service import visible_clause
 from api.models import Case, CaseCategory, CaseTag, CaseText, Involvement, Person
 from api.problems import ValidationProblem
 from api.search import index as search_index
-from api.search.text import Term, fold, fts5_query, parse_query, tsquery
+from api.search.text import Term, WordSeal, fold, fts5_query, parse_query, tsquery
 from schemas.enums import InvolvementRole
 from schemas.search import CaseFilterQuery
+
+# Derived from q (terms) or a key (words): not part of what a cursor's fingerprint compares.
+_UNPRINTED = frozenset({"terms", "words"})
 
 VICTIM = InvolvementRole.VICTIM.value
 
@@ -76,16 +79,18 @@ class SearchFilters:
     updated_since: datetime | None = None
     mine: bool = False
     q: str | None = None
+    # The keyed hashes of the words of q in sealed texts (testimonies); without it q finds case texts only.
+    words: WordSeal | None = field(default=None, compare=False, repr=False)
     terms: tuple[Term, ...] = field(default=(), compare=False, init=False)
 
     @classmethod
-    def from_query(cls, query: CaseFilterQuery) -> SearchFilters:
+    def from_query(cls, query: CaseFilterQuery, *, words: WordSeal | None = None) -> SearchFilters:
         """Build filters from the validated query parameters (or any CaseFilterQuery)."""
-        values = query.model_dump(include=set(cls.__dataclass_fields__) - {"terms"})
+        values: dict[str, Any] = query.model_dump(include=set(cls.__dataclass_fields__) - {"terms", "words"})
         for name, value in values.items():
             if isinstance(value, list):
                 values[name] = tuple(str(v) for v in value)
-        return cls(**values)
+        return cls(**values, words=words)
 
     def __post_init__(self) -> None:
         """Check the ranges, read a naive updated_since as UTC and parse the words of q (422 problems)."""
@@ -100,7 +105,7 @@ class SearchFilters:
         if self.updated_since is not None and self.updated_since.tzinfo is None:
             object.__setattr__(self, "updated_since", self.updated_since.replace(tzinfo=UTC))
         if self.q is not None:
-            terms = tuple(parse_query(self.q))
+            terms = tuple(parse_query(self.q, self.words))
             if not terms:
                 raise ValidationProblem.single(
                     "query.q", "give at least one word (letters or digits)", "no_words"
@@ -119,8 +124,7 @@ class SearchFilters:
 
     def fingerprint(self) -> str:
         """A short digest of the filters, so a cursor is only accepted with the filters it was made for."""
-        data = asdict(self)
-        data.pop("terms")
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in _UNPRINTED}
         encoded = json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]
 
@@ -153,12 +157,21 @@ def _involved(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
     )
 
 
+def _readable_rows(actor: Actor) -> list[sa.ColumnElement[bool]]:
+    """The index rows whose words may find a case for `actor`: a testimony's only for roles that may read
+    both testimonies and identities. A researcher searching for a name must not learn which testimonies
+    hold it (their snippets and texts come from cleared versions only; their words search the case texts)."""
+    if actor.can(Permission.TESTIMONY_READ) and actor.can(Permission.PERSON_READ_IDENTITY):
+        return []
+    return [col(CaseText.kind) == search_index.CASE]
+
+
 def text_match(*, session: Session, actor: Actor, terms: tuple[Term, ...], scored: bool = True) -> Any:
     """SELECT case_id, score FROM the index rows matching every term; higher score is more relevant.
 
     Without `scored`, SELECT case_id only: a filter that scores every match (bm25) pays for it on each.
     """
-    readable = [] if actor.can(Permission.TESTIMONY_READ) else [col(CaseText.kind) == search_index.CASE]
+    readable = _readable_rows(actor)
     if session.get_bind().dialect.name == "postgresql":
         query = sa.func.to_tsquery(
             sa.literal_column("'simple'::regconfig"), sa.bindparam("tsq", tsquery(list(terms)))
@@ -296,7 +309,7 @@ def text_condition(
     # match. The matching rows are listed once per statement; `id + 0` keeps SQLite from walking that list
     # for each case instead of the case's two or three texts (5.7 s instead of 18 ms for a page of a common
     # word at a million cases).
-    readable = [] if actor.can(Permission.TESTIMONY_READ) else [col(CaseText.kind) == search_index.CASE]
+    readable = _readable_rows(actor)
     matching: Any = (
         sa.select(sa.literal_column("rowid"))
         .select_from(sa.table("case_fts"))

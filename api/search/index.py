@@ -6,7 +6,7 @@ way: SQLite's lower() folds only ASCII and PostgreSQL's depends on the database 
 column could not use that Python fold, so on PostgreSQL the service writes `tsv = to_tsvector('simple', body)`
 next to `body` (GIN-indexed); on SQLite an external-content FTS5 table, `case_fts`, follows `body` through the
 triggers the migration creates. Every write path of cases and testimonies calls these functions inside its own
-transaction; after a bulk load that bypassed the services, call `rebuild_text_index(connection)`.
+transaction; after a bulk load that bypassed the services, call `rebuild_text_index(connection, sealer=...)`.
 
 What is indexed: each unretracted case (title, summary, narrative) and each unretracted testimony of an
 unretracted case (its text and its translations). A retracted case leaves the index with its testimonies.
@@ -31,8 +31,12 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from api.identity import door
 from api.models import Case, CaseCategory, CaseText, Involvement, Person, Testimony
-from api.search.text import fold, index_body
+from api.sealing import Sealer
+from api.search.text import WordSeal, fold, index_body, word_seal
+from api.testimonies import texts as testimony_texts
+from api.testimonies.texts import TestimonyWords
 from schemas.enums import InvolvementRole, VictimStatus
 
 CASE = "case"
@@ -194,15 +198,14 @@ def case_row(values: Any) -> dict[str, Any]:
 
 
 def testimony_row(
-    *, testimony_id: uuid.UUID, case_id: uuid.UUID, text: str, translations: Any
+    *, testimony_id: uuid.UUID, case_id: uuid.UUID, said: TestimonyWords, words: WordSeal
 ) -> dict[str, Any]:
-    """Index row of a testimony: its text and every translation."""
-    texts = [text, *(t.get("text") for t in (translations or []) if isinstance(t, dict))]
+    """Index row of a testimony: the keyed hashes of the words of its text and every translation."""
     return {
         "source_id": testimony_id,
         "case_id": case_id,
         "kind": TESTIMONY,
-        "body": index_body(texts),
+        "body": words.body(said.all_texts()),
     }
 
 
@@ -234,17 +237,13 @@ def index_case(executor: Executor, values: Any) -> None:
     put(executor, [case_row(values)])
 
 
-def index_testimony(executor: Executor, testimony: Testimony, **changed: Any) -> None:
-    """(Re)index a testimony, with `changed` fields overriding the row's; a retracted one is removed."""
-    text = changed.get("text", testimony.text)
-    translations = changed.get("translations", testimony.translations)
+def index_testimony(
+    executor: Executor, testimony: Testimony, said: TestimonyWords, *, words: WordSeal
+) -> None:
+    """(Re)index a testimony by the keyed hashes of what it says (`said`: its words being written)."""
     put(
         executor,
-        [
-            testimony_row(
-                testimony_id=testimony.id, case_id=testimony.case_id, text=text, translations=translations
-            )
-        ],
+        [testimony_row(testimony_id=testimony.id, case_id=testimony.case_id, said=said, words=words)],
     )
 
 
@@ -443,11 +442,34 @@ def rebuild_victim_ids(connection: sa.Connection) -> None:
     lists_table.drop(connection)
 
 
-def rebuild_text_index(connection: sa.Connection, *, facets: bool = True) -> int:
+def _testimony_rows(connection: sa.Connection, sealer: Sealer, rows: list[Any]) -> list[dict[str, Any]]:
+    """Index rows of a batch of testimonies, their words opened through the door (one audit row per batch)."""
+    values = [door.SealedValue(r.id, r.sealed_text, testimony_texts.context(r.id)) for r in rows]
+    documents = door.open_for_system(
+        connection=connection,
+        sealer=sealer,
+        kind=door.SealedKind.TESTIMONY_TEXT,
+        values=values,
+        reason="search index rebuild",
+    )
+    words = word_seal(sealer)
+    return [
+        testimony_row(
+            testimony_id=r.id,
+            case_id=r.case_id,
+            said=TestimonyWords(text=d.get("text", ""), translations=d.get("translations", [])),
+            words=words,
+        )
+        for r, d in zip(rows, documents, strict=True)
+    ]
+
+
+def rebuild_text_index(connection: sa.Connection, *, sealer: Sealer, facets: bool = True) -> int:
     """Rebuild the whole index from the cases and testimonies in the database; return the rows written.
 
     Runs on the caller's connection and transaction (commit it afterwards). Use after bulk loads that wrote
-    cases or testimonies without the services. `facets=False` leaves the case facet columns as they are (for
+    cases or testimonies without the services. The testimonies' words are opened with `sealer` (recorded in
+    the audit log as read by the system) and indexed by their keyed hashes. `facets=False` leaves the case facet columns as they are (for
     a loader that wrote them itself).
     """
     if facets:
@@ -465,16 +487,12 @@ def rebuild_text_index(connection: sa.Connection, *, facets: bool = True) -> int
         _insert(connection, batch)
         written += len(batch)
     testimonies = (
-        sa.select(col(Testimony.id), col(Testimony.case_id), col(Testimony.text), col(Testimony.translations))
+        sa.select(col(Testimony.id), col(Testimony.case_id), col(Testimony.sealed_text))
         .join(Case, col(Case.id) == col(Testimony.case_id))
         .where(col(Testimony.retracted_at).is_(None), col(Case.retracted_at).is_(None))
     )
-    rows = (
-        testimony_row(testimony_id=r.id, case_id=r.case_id, text=r.text, translations=r.translations)
-        for r in _keyset(connection, testimonies, col(Testimony.id))
-    )
-    for batch in _batches(rows):
-        _insert(connection, batch)
+    for batch in _batches(_keyset(connection, testimonies, col(Testimony.id))):
+        _insert(connection, _testimony_rows(connection, sealer, batch))
         written += len(batch)
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("INSERT INTO case_fts(case_fts) VALUES ('optimize')")

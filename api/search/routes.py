@@ -40,7 +40,7 @@ def case_stats(
     stats = search_service.case_stats(
         session=session,
         actor=actor,
-        filters=SearchFilters.from_query(query),
+        filters=SearchFilters.from_query(query, words=ctx.words),
         group_by=query.group_by,
         side=ctx.db.side_engine,
     )

@@ -30,9 +30,11 @@ from api.exports.cells import spreadsheet_safe
 from api.models import Case, CaseCategory, CaseTag, CaseText, ClearedText, Testimony
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from api.problems import ValidationProblem
+from api.sealing import Sealer
 from api.search import index as search_index
 from api.search.filters import SearchFilters, case_conditions, text_condition, text_match
 from api.search.text import fts5_query, snippet
+from api.testimonies import texts as testimony_texts
 from schemas.base import Page
 from schemas.enums import DatePrecision
 from schemas.search import CaseHit, StatsGroup, StatsRead
@@ -264,10 +266,13 @@ def search_cases(
     limit: int,
     secret: bytes,
     exact_total: bool = False,
+    sealer: Sealer | None = None,
 ) -> Page[CaseHit]:
     """Return one page of the visible, unretracted cases meeting `filters`, with the total and the next cursor.
 
-    The total counts up to COUNT_CAP matches (then `total_exact` is false) unless `exact_total` is set.
+    The total counts up to COUNT_CAP matches (then `total_exact` is false) unless `exact_total` is set. With
+    `sealer`, a case whose own texts hold none of the words gets an excerpt of a testimony (opened through
+    the audited door).
     """
     # Newest first in one category that stands for one code: its cases are walked in that order in
     # case_category's (code, created_at) index, joined to each case, instead of looking every one of them up
@@ -429,7 +434,7 @@ def search_cases(
             secret,
             Cursor(kind=CURSOR_KIND, values=[sort, fingerprint, order.dump(last.sort_key), str(last.id)]),
         )
-    snippets = _snippets(session=session, actor=actor, cases=rows, filters=filters)
+    snippets = _snippets(session=session, actor=actor, sealer=sealer, cases=rows, filters=filters)
     items = [
         CaseHit(**fields, snippet=snippets.get(fields["id"]))
         for fields in cases_service.case_fields(
@@ -461,16 +466,15 @@ def _texts_a_caller_may_quote(cleared: dict[str, str] | None) -> Callable[[str |
 
 
 def _snippets(
-    *, session: Session, actor: Actor, cases: list[Any], filters: SearchFilters
+    *, session: Session, actor: Actor, sealer: Sealer | None, cases: list[Any], filters: SearchFilters
 ) -> dict[uuid.UUID, str]:
     """Excerpts around the matched words: from the case's own text first, then from its testimonies."""
     if not filters.terms or not cases:
         return {}
     terms = list(filters.terms)
+    identities = actor.can(Permission.PERSON_READ_IDENTITY)
     readable = _texts_a_caller_may_quote(
-        None
-        if actor.can(Permission.PERSON_READ_IDENTITY)
-        else _cleared_versions(session, [c.id for c in cases])
+        None if identities else _cleared_versions(session, [c.id for c in cases])
     )
     out: dict[uuid.UUID, str] = {}
     for case in cases:
@@ -480,21 +484,24 @@ def _snippets(
                 out[case.id] = found
                 break
     missing = [c.id for c in cases if c.id not in out]
-    if missing and actor.can(Permission.TESTIMONY_READ):
-        rows = session.execute(
-            select(Testimony.case_id, Testimony.text, Testimony.translations)
-            .where(col(Testimony.case_id).in_(missing), col(Testimony.retracted_at).is_(None))
-            .order_by(col(Testimony.taken_at), col(Testimony.created_at))
-        )
-        for case_id, text, translations in rows:
-            if case_id in out:
-                continue
-            texts = [text, *(t.get("text") or "" for t in translations or [] if isinstance(t, dict))]
-            for candidate in texts:
-                found = snippet(readable(candidate), terms)
-                if found:
-                    out[case_id] = found
-                    break
+    if not missing or sealer is None or not actor.can(Permission.TESTIMONY_READ):
+        return out
+    rows = session.exec(
+        select(Testimony)
+        .where(col(Testimony.case_id).in_(missing), col(Testimony.retracted_at).is_(None))
+        .order_by(col(Testimony.taken_at), col(Testimony.created_at))
+    ).all()
+    said = testimony_texts.open_words(
+        session=session, sealer=sealer, actor=actor, rows=rows, purpose="show" if identities else "clear"
+    )
+    for row in rows:
+        if row.case_id in out:
+            continue
+        for candidate in said[row.id].all_texts():
+            found = snippet(readable(candidate), terms)
+            if found:
+                out[row.case_id] = found
+                break
     return out
 
 

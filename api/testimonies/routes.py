@@ -30,29 +30,49 @@ _EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
     "", response_model=TestimonyRead, status_code=201, responses=problem_responses(401, 403, 404, 409, 422)
 )
 def create_testimony(
-    case_id: uuid.UUID, testimony_in: TestimonyCreate, session: SessionDep, actor: Writer, response: Response
+    case_id: uuid.UUID,
+    testimony_in: TestimonyCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: Writer,
+    response: Response,
 ) -> TestimonyRead:
     """Record a testimony given by a person you can see."""
     row = testimonies_service.create_testimony(
-        session=session, actor=actor, case_id=case_id, testimony_in=testimony_in
+        session=session,
+        actor=actor,
+        sealer=ctx.sealer,
+        words=ctx.words,
+        case_id=case_id,
+        testimony_in=testimony_in,
     )
     with_etag(response, row.version)
     return row
 
 
 @router.get("", response_model=list[TestimonyRead], responses=problem_responses(401, 403, 404, 422))
-def list_testimonies(case_id: uuid.UUID, session: SessionDep, actor: Reader) -> list[TestimonyRead]:
-    """List the testimonies of the case, in the order they were taken."""
-    return testimonies_service.list_testimonies(session=session, actor=actor, case_id=case_id)
+def list_testimonies(
+    case_id: uuid.UUID, session: SessionDep, ctx: ContextDep, actor: Reader
+) -> list[TestimonyRead]:
+    """List the testimonies of the case, in the order they were taken (the words for roles that may read
+    identities; for others a version cleared of names, or none)."""
+    return testimonies_service.list_testimonies(
+        session=session, actor=actor, sealer=ctx.sealer, case_id=case_id
+    )
 
 
 @router.get("/{testimony_id}", response_model=TestimonyRead, responses=problem_responses(401, 403, 404, 422))
 def get_testimony(
-    case_id: uuid.UUID, testimony_id: uuid.UUID, session: SessionDep, actor: Reader, response: Response
+    case_id: uuid.UUID,
+    testimony_id: uuid.UUID,
+    session: SessionDep,
+    ctx: ContextDep,
+    actor: Reader,
+    response: Response,
 ) -> TestimonyRead:
     """Return one testimony."""
     row = testimonies_service.get_testimony(
-        session=session, actor=actor, case_id=case_id, testimony_id=testimony_id
+        session=session, actor=actor, sealer=ctx.sealer, case_id=case_id, testimony_id=testimony_id
     )
     with_etag(response, row.version)
     return row
@@ -64,6 +84,7 @@ def update_testimony(
     testimony_id: uuid.UUID,
     testimony_in: TestimonyUpdate,
     session: SessionDep,
+    ctx: ContextDep,
     actor: Writer,
     response: Response,
     if_match: IfMatch = None,
@@ -72,6 +93,8 @@ def update_testimony(
     row = testimonies_service.update_testimony(
         session=session,
         actor=actor,
+        sealer=ctx.sealer,
+        words=ctx.words,
         case_id=case_id,
         testimony_id=testimony_id,
         testimony_in=testimony_in,
@@ -87,6 +110,7 @@ def retract_testimony(
     testimony_id: uuid.UUID,
     retraction: RetractionIn,
     session: SessionDep,
+    ctx: ContextDep,
     actor: Writer,
     response: Response,
     if_match: IfMatch = None,
@@ -95,6 +119,7 @@ def retract_testimony(
     row = testimonies_service.retract_testimony(
         session=session,
         actor=actor,
+        sealer=ctx.sealer,
         case_id=case_id,
         testimony_id=testimony_id,
         reason=retraction.reason,
@@ -114,7 +139,7 @@ def testimony_history(
 ) -> list[RevisionRead]:
     """Every change to this testimony, oldest first."""
     testimonies_service.get_testimony(
-        session=session, actor=actor, case_id=case_id, testimony_id=testimony_id
+        session=session, actor=actor, sealer=ctx.sealer, case_id=case_id, testimony_id=testimony_id
     )
     return history_service.list_revisions(
         session=session, actor=actor, entity_type="testimony", entity_id=testimony_id, sealer=ctx.sealer

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api import migrate
-from api.config import Settings, get_settings
+from api.config import Settings
 from api.context import AppContext
 from api.web import routes as web_routes
 from tests.conftest import PG_URL, Account
@@ -298,24 +298,6 @@ def _plant_clear_name(database_url: str, evidence_id: str, name: str) -> None:
             )
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def key_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
-    """Point the process's settings (the migration reads them, as `precedent db upgrade` does) at a folder."""
-
-    def use(data_dir: Path) -> None:
-        monkeypatch.setenv("PRECEDENT_DATA_DIR", str(data_dir))
-        monkeypatch.delenv("PRECEDENT_IDENTITY_KEY", raising=False)
-        _forget_settings()
-
-    yield use
-    monkeypatch.undo()
-    _forget_settings()
-
-
-def _forget_settings() -> None:
-    getattr(get_settings, "cache_clear", lambda: None)()  # settings may be cached per process
 
 
 def test_upgrading_seals_the_names_stored_in_clear_and_keeps_them_readable(

@@ -411,7 +411,8 @@ def test_researcher_finds_and_reads_a_case_and_the_docs_work_offline(
         assert "1 case found." in driver.page_source and "Unrelated dismissal" not in driver.page_source
         _shot(driver, shots, "01-researcher-filters")
         _click(driver, case["title"])
-        assert "Witness K-7" in driver.page_source and "Его задержали" in driver.page_source
+        assert "Witness K-7" in driver.page_source and "Его задержали" not in driver.page_source
+        assert "withheld from your role until a coordinator clears it" in driver.page_source
         assert CANARY not in driver.page_source
         assert not driver.find_elements(By.LINK_TEXT, "Change")
         _shot(driver, shots, "02-researcher-case-page")

@@ -384,7 +384,7 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID, ctx: AppCo
     case = cases_service.case_to_read(session=session, case=row)
     involvements = involvements_service.list_involvements(session=session, actor=actor, case_id=case_id)
     testimonies = (
-        testimonies_service.list_testimonies(session=session, actor=actor, case_id=case_id)
+        testimonies_service.list_testimonies(session=session, actor=actor, sealer=ctx.sealer, case_id=case_id)
         if actor.can(Permission.TESTIMONY_READ)
         else []
     )
@@ -824,7 +824,12 @@ def create_testimony(
                     involvement_in=InvolvementCreate(person_id=person.id, role=InvolvementRole.SOURCE),
                 )
             testimonies_service.create_testimony(
-                session=session, actor=actor, case_id=case_id, testimony_in=testimony
+                session=session,
+                actor=actor,
+                sealer=ctx.sealer,
+                words=ctx.words,
+                case_id=case_id,
+                testimony_in=testimony,
             )
         except ValidationProblem as problem:
             session.rollback()

@@ -123,9 +123,15 @@ def _render(
     status_code: int = 200,
 ) -> Response:
     row = cases_service.get_case_or_raise(session=session, actor=actor, case_id=case_id)
-    reviews = clearing_service.review_case(session=session, actor=actor, case_id=case_id, audience=audience)
+    sealer = request.app.state.ctx.sealer
+    reviews = clearing_service.review_case(
+        session=session, sealer=sealer, actor=actor, case_id=case_id, audience=audience
+    )
     testimonies = {
-        t.id: t for t in testimonies_service.list_testimonies(session=session, actor=actor, case_id=case_id)
+        t.id: t
+        for t in testimonies_service.list_testimonies(
+            session=session, actor=actor, sealer=sealer, case_id=case_id
+        )
     }
     items = [
         _item(review, (forms or {}).get(review.clearing.id) if review.clearing else None)
@@ -201,12 +207,22 @@ def save_clearing(
     state = FormState(values={"text": _typed(form)})
     try:
         update = ClearingUpdate.model_validate({"text": state.values["text"]})
+        sealer = request.app.state.ctx.sealer
         row = clearing_service.edit_clearing(
-            session=session, actor=actor, clearing_id=clearing_id, update=update, if_match=_if_match(form)
+            session=session,
+            sealer=sealer,
+            actor=actor,
+            clearing_id=clearing_id,
+            update=update,
+            if_match=_if_match(form),
         )
         if form.get("action") == "approve":
             row = clearing_service.approve_clearing(
-                session=session, actor=actor, clearing_id=clearing_id, if_match=etag(row.version)
+                session=session,
+                sealer=sealer,
+                actor=actor,
+                clearing_id=clearing_id,
+                if_match=etag(row.version),
             )
     except ValidationError as exc:
         add_validation_errors(state, exc, model_field="text")

@@ -127,7 +127,9 @@ def _page(
             "may_override": actor.can(Permission.CASE_READ_RESTRICTED),
             "texts": []
             if audience is ExportAudience.INTERNAL
-            else clearing_service.clearing_status(session=session, case_id=case_id, audience=audience),
+            else clearing_service.clearing_status(
+                session=session, sealer=ctx.sealer, actor=actor, case_id=case_id, audience=audience
+            ),
             "files": bundle.file_fates(session=session, case_id=case_id, audience=audience),
             "may_clear": actor.can(Permission.TEXT_CLEAR),
             "text_labels": _TEXT_LABELS,

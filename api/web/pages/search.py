@@ -148,7 +148,7 @@ def search_page(request: Request, ctx: ContextDep, session: SessionDep, actor: S
     sort = values["sort"] or ("relevance" if data.get("q") else "newest")
     try:
         query = CaseListQuery.model_validate({**data, "sort": sort})
-        filters = SearchFilters.from_query(query)
+        filters = SearchFilters.from_query(query, words=request.app.state.ctx.words)
         if asked:
             page = search_service.search_cases(
                 session=session,
@@ -158,6 +158,7 @@ def search_page(request: Request, ctx: ContextDep, session: SessionDep, actor: S
                 cursor=params.get("cursor") or None,
                 limit=PAGE_SIZE,
                 secret=ctx.secret,
+                sealer=ctx.sealer,
             )
     except ValidationError as exc:
         add_validation_errors(state, exc)
@@ -266,7 +267,7 @@ def _stats(request: Request, session: Session, actor: Actor) -> tuple[FormState,
         stats = search_service.case_stats(
             session=session,
             actor=actor,
-            filters=SearchFilters.from_query(query),
+            filters=SearchFilters.from_query(query, words=request.app.state.ctx.words),
             group_by=query.group_by,
             side=request.app.state.ctx.db.side_engine,
         )

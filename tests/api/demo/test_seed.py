@@ -21,6 +21,7 @@ from api.config import Settings
 from api.context import AppContext
 from api.db import Database
 from api.demo import seed as demo
+from api.sealing import Sealer
 from schemas.enums import DatePrecision
 from tests.conftest import Account
 
@@ -30,11 +31,11 @@ CASES = 300
 
 @pytest.fixture
 def seeded(settings: Settings) -> demo.SeedReport:
-    db = Database(settings.resolved_database_url)
+    ctx = AppContext.build(settings)
     try:
-        return demo.seed_demo(db=db, cases=CASES, seed=7, batch=64)
+        return demo.seed_demo(db=ctx.db, sealer=ctx.sealer, cases=CASES, seed=7, batch=64)
     finally:
-        db.dispose()
+        ctx.close()
 
 
 def _rows(settings: Settings, sql: str) -> list[sa.Row[tuple[object, ...]]]:
@@ -77,12 +78,12 @@ def test_the_search_index_written_with_the_cases_is_the_one_a_rebuild_makes(
     ]
     written = [_rows(settings, sql) for sql in queries]
     assert len(written[0]) > CASES and any(n > 1 for _, n in written[2])  # testimonies; people in two cases
-    db = Database(settings.resolved_database_url)
+    ctx = AppContext.build(settings)
     try:
-        with db.engine.begin() as conn:
-            rebuild_text_index(conn)
+        with ctx.db.engine.begin() as conn:
+            rebuild_text_index(conn, sealer=ctx.sealer)
     finally:
-        db.dispose()
+        ctx.close()
     assert [_rows(settings, sql) for sql in queries] == written
 
 
@@ -224,17 +225,28 @@ def _fixed_context(existing: int = 0) -> demo._Context:
     )
 
 
+_SEALED = ("sealed_text", "sealed_identity")  # sealed with a fresh random nonce each time, on purpose
+
+
 def _generate(seed: int, existing: int = 0) -> dict[str, list[dict[str, object]]]:
-    generator = demo.Generator(_fixed_context(existing), seed=seed, history=True)
+    generator = demo.Generator(_fixed_context(existing), seed=seed, history=True, sealer=Sealer(bytes(32)))
     batch = demo._Batch()
     for _ in range(200):
         generator.add_case(batch)
     return batch.rows
 
 
+def _unsealed(rows: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
+    return {
+        table: [{k: v for k, v in r.items() if k not in _SEALED} for r in batch]
+        for table, batch in rows.items()
+    }
+
+
 def test_same_seed_gives_the_same_rows_and_another_seed_different_ones() -> None:
     first, again, other = _generate(5), _generate(5), _generate(6)
-    assert first == again
+    assert _unsealed(first) == _unsealed(again)
+    assert first["testimony"] and all(isinstance(r["sealed_text"], bytes) for r in first["testimony"])
     assert first["case_record"] != other["case_record"]
 
 
@@ -244,11 +256,11 @@ def test_seeding_a_database_that_already_holds_cases_makes_new_identifiers() -> 
 
 
 def test_seeding_twice_adds_cases(settings: Settings, seeded: demo.SeedReport) -> None:
-    db = Database(settings.resolved_database_url)
+    ctx = AppContext.build(settings)
     try:
-        demo.seed_demo(db=db, cases=50, seed=7, batch=64)
+        demo.seed_demo(db=ctx.db, sealer=ctx.sealer, cases=50, seed=7, batch=64)
     finally:
-        db.dispose()
+        ctx.close()
     assert _rows(settings, "SELECT count(*) FROM case_record")[0][0] == seeded.cases + 50
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -133,7 +135,12 @@ def test_the_migration_fills_in_the_facets_the_services_keep(
 
 
 def test_upgrading_a_database_with_unindexed_records_indexes_their_words(
-    client: TestClient, documenter: Account, researcher: Account, database_url: str
+    client: TestClient,
+    documenter: Account,
+    researcher: Account,
+    database_url: str,
+    data_dir: Path,
+    key_environment: Callable[[Path], None],
 ) -> None:
     # Migration 0007 created the full-text index empty: cases recorded before it were not found by their
     # words. The upgrade that follows indexes every unretracted case and testimony that has no index row.
@@ -153,10 +160,11 @@ def test_upgrading_a_database_with_unindexed_records_indexes_their_words(
         conn.execute(sa.text("DELETE FROM case_text"))
     assert not found(client, researcher, cid, q="гранітным")
     db.dispose()
+    key_environment(data_dir)  # going back up through 0016 seals the testimonies again
+    # Below 0016 a testimony's words are dropped, never opened into clear: the testimony comes back empty.
     migrate.downgrade(database_url, "0008")
     migrate.upgrade(database_url)
     assert found(client, researcher, cid, q="гранітным мікашэвічы")
-    assert found(client, researcher, cid, q="заяву")  # a testimony's words
     assert not found(client, researcher, retracted, q="граніт")
     with db.engine.connect() as conn:
         kinds = conn.execute(
