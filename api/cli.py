@@ -125,7 +125,7 @@ def user_create(
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     ctx = _context()
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             user, generated = auth_service.create_user(
                 session=session, username=username, role=role, password=password
             )
@@ -146,7 +146,7 @@ def user_disable(username: str) -> None:
 
     ctx = _context()
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             auth_service.disable_user(session=session, username=username)
     except ProblemError as exc:
         _fail(str(exc.detail or exc))
@@ -167,7 +167,7 @@ def token_create(
 
     ctx = _context()
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             token, row = auth_service.create_api_token(
                 ctx=ctx, session=session, username=username, days=days, label=label
             )
@@ -187,7 +187,7 @@ def taxonomy_load() -> None:
 
     ctx = _context()
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             report = taxonomy_service.load_taxonomy(session=session)
     except TaxonomyError as exc:
         _fail(f"taxonomy files are invalid: {exc}")
@@ -411,6 +411,21 @@ def demo_seed(
         typer.echo(f"  {table:<16} {count:>12,}")
 
 
+#: Loggers shown at the configured level; every other stays at WARNING (see configure_logging).
+OWN_LOGGERS = ("precedent", "api", "evidence_store", "uvicorn")
+
+
+def configure_logging(level: str) -> None:
+    """Log our own records (and the server's) at `level`, every library's at WARNING only.
+
+    An allow-list, not a deny-list: a library's debug output may carry what it parsed, and Pillow's does (the
+    EXIF it reads from an uploaded photo: artist, owner, camera serials, GPS position).
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
 @app.command("serve")
 def serve(
     migrate_first: Annotated[
@@ -429,7 +444,7 @@ def serve(
         migrate.upgrade(settings.resolved_database_url)
     ctx = _context()
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             if migrate_first:
                 from api.taxonomy import service as taxonomy_service
 
@@ -443,7 +458,7 @@ def serve(
         typer.echo(f"    {password}")
         typer.echo("Log in at /docs (Authorize) or POST /api/v1/auth/token, then create the other accounts.")
         typer.echo("=" * 72)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     typer.echo(f"Precedent on http://{settings.host}:{settings.port}/docs")
     uvicorn.run(
         "api.main:app_factory",
