@@ -4,7 +4,8 @@
 dimensions, capture time, camera make and model, software, page count, duration. The second holds what can
 identify a person or a device and is handled like a person's identity (sealed at rest, shown only with
 ``person:read_identity``): GPS positions (EXIF GPS IFD, the QuickTime ``©xyz`` location), serial numbers and
-unique ids of bodies and lenses, owner names, artists and PDF authors.
+unique ids of bodies and lenses, owner names, artists, and the PDF title, subject, keywords, creator and
+author (free text a person typed).
 
 Files are parsed through a seekable reader over the store, so only the bytes a parser asks for are read;
 pixels are never decoded. A file that does not parse is still evidence: the failure is noted, never raised.
@@ -190,6 +191,16 @@ def _pdf_date(value: Any) -> str | None:
     return text if isinstance(text, str) else None
 
 
+#: PDF information-dictionary fields kept sealed (identifying), never among the public facts of a file.
+PDF_DOCUMENT_FIELDS = {
+    "/Title": "title",
+    "/Subject": "subject",
+    "/Keywords": "keywords",
+    "/Creator": "creator",
+    "/Author": "author",
+}
+
+
 def _pdf(file: BinaryIO) -> tuple[Document, Document]:
     from pypdf import PdfReader
 
@@ -199,21 +210,16 @@ def _pdf(file: BinaryIO) -> tuple[Document, Document]:
     if not reader.is_encrypted:
         info["pages"] = len(reader.pages)
         meta: Any = reader.metadata or {}
-        for key, name in (
-            ("/Title", "title"),
-            ("/Subject", "subject"),
-            ("/Creator", "creator"),
-            ("/Producer", "producer"),
-            ("/CreationDate", "created"),
-            ("/ModDate", "modified"),
-        ):
+        for key, name in (("/Producer", "producer"), ("/CreationDate", "created"), ("/ModDate", "modified")):
             if key in meta:
                 _put(info, name, meta[key])
-        if "/Author" in meta:
-            author: Document = {}
-            _put(author, "author", meta["/Author"])
-            if author:
-                identifying["pdf"] = author
+        # Free text a person typed (a title such as "Ivanova passport"), or a name: sealed like an identity.
+        words: Document = {}
+        for key, name in PDF_DOCUMENT_FIELDS.items():
+            if key in meta:
+                _put(words, name, meta[key])
+        if words:
+            identifying["pdf"] = words
     return {"pdf": info}, identifying
 
 

@@ -125,8 +125,8 @@ def open_identities(
 def open_for_system(
     *, connection: Connection, sealer: Sealer, kind: SealedKind, values: Sequence[SealedValue], reason: str
 ) -> list[dict[str, Any]]:
-    """Record that the system itself (no user: a rebuild of the search index) opens these values, then open
-    them. The audit row goes into `connection`'s transaction, committed or rolled back with the work."""
+    """Record that the system itself (no user: a rebuild of the search index, an upgrade) opens these values,
+    then open them. The audit row goes into `connection`'s transaction, committed or rolled back with the work."""
     if not values:
         return []
     action, target_type = _RECORDED_AS[kind]
@@ -137,7 +137,7 @@ def open_for_system(
             action=action,
             target_type=target_type,
             target_id=None,
-            details={"kind": kind.value, "purpose": "index", "reason": reason, "count": len(values)},
+            details={"kind": kind.value, "purpose": "system", "reason": reason, "count": len(values)},
         )
     )
     return [sealer._open(v.sealed, context=v.context) for v in values]

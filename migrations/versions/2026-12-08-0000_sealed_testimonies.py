@@ -1,4 +1,4 @@
-"""Testimonies sealed at rest: testimony.sealed_text replaces text and translations; keyed hashes in the index
+"""Testimonies sealed at rest (testimony.sealed_text), keyed hashes in the index; PDF titles sealed too
 
 A testimony names people in forms no field check can find, so its words are sealed like identities: the
 document ``{"text": ..., "translations": [...]}`` under the identity key (``api.sealing.Sealer``), bound to
@@ -8,6 +8,9 @@ its row by the context "testimony:<id>". In the same transaction:
 * the text and translations recorded in clear in testimony revisions (``revision.changes``) move into the
   revision's sealed part (``sealed_identity``, context "revision:<id>:<version>"), the append-only triggers
   lifted for that update only and put back;
+* the PDF title, subject, keywords and creator that ``evidence_blob.embedded`` kept in clear move into the
+  blob's sealed identifiers (context "evidence-blob:<sha256>", merged with the author already there): a title
+  such as "Ivanova passport" names a person like a file name does;
 * the search index rows of testimonies are rewritten as keyed word hashes (HMAC-SHA256 under a key derived
   from the identity key, as ``api.search.text.WordSeal`` on this revision, written out below), and on SQLite
   the full-text index is merged so that no segment keeps the words.
@@ -31,6 +34,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +158,51 @@ def _seal_revisions(bind: sa.Connection, sealer: "Sealer") -> None:
         )
 
 
+_BLOBS = sa.table(
+    "evidence_blob",
+    sa.column("sha256", sa.String(64)),
+    sa.column("embedded", JSON),
+    sa.column("sealed_identifiers", sa.LargeBinary()),
+)
+_PDF_WORDS = ("title", "subject", "keywords", "creator")
+
+
+def _pdf_words_in_clear(bind: sa.Connection) -> list[Any]:
+    rows = bind.execute(sa.select(_BLOBS.c.sha256, _BLOBS.c.embedded, _BLOBS.c.sealed_identifiers)).all()
+    return [r for r in rows if any(k in ((r.embedded or {}).get("pdf") or {}) for k in _PDF_WORDS)]
+
+
+def _seal_pdf_words(bind: sa.Connection, sealer: "Sealer", rows: list[Any]) -> None:
+    from api.identity import door
+
+    sealed_rows = [r for r in rows if r.sealed_identifiers]
+    opened = door.open_for_system(
+        connection=bind,
+        sealer=sealer,
+        kind=door.SealedKind.EVIDENCE_IDENTIFIERS,
+        values=[
+            door.SealedValue(uuid.UUID(int=0), r.sealed_identifiers, f"evidence-blob:{r.sha256}")
+            for r in sealed_rows
+        ],
+        reason="upgrade 0016: PDF titles sealed with the author",
+    )
+    before = {r.sha256: document for r, document in zip(sealed_rows, opened, strict=True)}
+    for sha256, embedded, _ in rows:
+        context = f"evidence-blob:{sha256}"
+        identifying = before.get(sha256, {})
+        pdf = dict(embedded["pdf"])
+        words = {k: pdf.pop(k) for k in _PDF_WORDS if k in pdf}
+        identifying["pdf"] = {**identifying.get("pdf", {}), **words}
+        bind.execute(
+            sa.update(_BLOBS)
+            .where(_BLOBS.c.sha256 == sha256)
+            .values(
+                embedded={**embedded, "pdf": pdf},
+                sealed_identifiers=sealer.seal(identifying, context=context),
+            )
+        )
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
@@ -167,6 +216,9 @@ def upgrade() -> None:
         drop_append_only("revision")
         _seal_revisions(bind, sealer)
         make_append_only("revision")
+    pdf_rows = _pdf_words_in_clear(bind)
+    if pdf_rows:
+        _seal_pdf_words(bind, _identity_sealer()[0], pdf_rows)
     with op.batch_alter_table("testimony") as batch:
         batch.alter_column("sealed_text", existing_type=sa.LargeBinary(), nullable=False)
         batch.drop_column("text")

@@ -215,7 +215,8 @@ def test_a_documenter_still_sees_the_file_names_titles_and_descriptions(
     assert set(planted["items"]) == set(NAMES)
     pdf = ok(client.get(f"{API}/evidence/{planted['items'][PDF_NAME]}", headers=documenter.headers))
     assert pdf["original_filename"] == PDF_NAME
-    assert pdf["embedded_metadata"]["pdf"]["title"] == PDF_TITLE
+    assert pdf["identifying_metadata"]["pdf"]["title"] == PDF_TITLE  # sealed at rest, like the author
+    assert "title" not in pdf["embedded_metadata"]["pdf"]
     assert (pdf["description"], pdf["source"], pdf["captured_by"]) == (DESCRIPTION, SOURCE, CAPTURED_BY)
     download = client.get(
         f"{API}/evidence/{planted['items'][PHOTO_NAME]}/content", headers=documenter.headers
