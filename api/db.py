@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
@@ -138,6 +139,23 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+#: session.info key: True on a session opened for writing (its request commits it once, at the end).
+WRITE = "precedent.write"
+#: session.info key: True once the session flushed a change (a GET that records an export, say).
+WROTE = "precedent.wrote"
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _wrote(session: OrmSession, _context: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[WROTE] = True
+
+
+def must_commit(session: Session) -> bool:
+    """True when a request's session holds work to commit: it was opened to write, or it has written."""
+    return bool(session.in_transaction() and (session.info.get(WRITE) or session.info.get(WROTE)))
+
+
 class Database:
     """The read and write engines of one database."""
 
@@ -166,8 +184,14 @@ class Database:
         return self.url.get_backend_name() == "sqlite"
 
     def session(self, *, write: bool) -> Session:
-        """Open a session; `write=True` takes the writer lock at the first statement on SQLite."""
-        return Session(self.write_engine if write else self.engine, expire_on_commit=False)
+        """Open a session; `write=True` takes the writer lock at the first statement on SQLite.
+
+        A request's write session is committed once, by its route, when the endpoint returns
+        (api.routing.SessionRoute): services only flush.
+        """
+        session = Session(self.write_engine if write else self.engine, expire_on_commit=False)
+        session.info[WRITE] = write
+        return session
 
     def statement_session(self) -> Session:
         """Open a read session whose statements are each their own transaction on PostgreSQL (no BEGIN and

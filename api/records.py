@@ -147,7 +147,7 @@ def apply_update(
     )
     if before_commit is not None:
         before_commit()
-    session.commit()
+    session.flush()
     return reload(session, model, row.id)
 
 
@@ -191,7 +191,7 @@ def retract(
     )
     if before_commit is not None:
         before_commit()
-    session.commit()
+    session.flush()
     return reload(session, model, row.id)
 
 

@@ -11,16 +11,22 @@ from fastapi import Header, Query, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
+from api.db import must_commit
 from api.records import etag
 
 
 class SessionRoute(APIRoute):
-    """A route whose plain (threadpool) endpoint closes its database sessions before it gives its thread back.
+    """A route whose plain (threadpool) endpoint is one unit of work: its write session is committed once when
+    the endpoint returns, and every session is closed before the thread is given back.
 
-    Otherwise a request keeps its pooled connection until its response is validated, which waits for a worker
-    thread: with every thread held by requests waiting for a connection, nothing moves until the pool times
-    out (before this, 20 to 45 of 360 requests from 120 readers at once got 500s). Closing ends a read
-    transaction; a write was committed by the service. The dependency's own closing then has nothing to do.
+    One transaction per use case: services flush and never commit, so a refusal anywhere in a request (a
+    ProblemError, any exception) rolls back everything the request wrote, its custody and audit rows included
+    (the audited door writes its reading records apart when a transaction ends uncommitted: api.identity.door).
+
+    Closing before the thread is given back matters too: otherwise a request keeps its pooled connection until
+    its response is validated, which waits for a worker thread; with every thread held by requests waiting for
+    a connection, nothing moves until the pool times out (before this, 20 to 45 of 360 requests from 120
+    readers at once got 500s). The dependency's own closing then has nothing to do.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -32,12 +38,18 @@ class SessionRoute(APIRoute):
 def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)  # FastAPI reads the parameters (and their annotations) through __wrapped__
     def run(*args: Any, **kwargs: Any) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         try:
-            return endpoint(*args, **kwargs)
+            result = endpoint(*args, **kwargs)
+            # A page that answers a refusal itself (a form sent back with its errors) keeps nothing either.
+            refused = isinstance(result, Response) and result.status_code >= 400
+            for session in sessions:
+                if must_commit(session) and not refused:
+                    session.commit()
+            return result
         finally:
-            for value in kwargs.values():
-                if isinstance(value, Session):
-                    value.close()
+            for session in sessions:
+                session.close()
 
     return run
 

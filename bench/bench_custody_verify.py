@@ -56,7 +56,7 @@ def fill(ctx, records: int) -> None:  # type: ignore[no-untyped-def]
     from schemas.custody import CustodyAction
     from schemas.enums import Role
 
-    with ctx.db.session(write=True) as session:
+    with ctx.db.write_session() as session:
         user, _ = auth_service.create_user(
             session=session, username="bench", role=Role.DOCUMENTER, password="x" * 16
         )

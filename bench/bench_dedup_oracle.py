@@ -66,7 +66,7 @@ def prepare(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     ctx = AppContext.build(settings)
     tokens = {}
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             for name in ("holder", "prober"):
                 auth_service.create_user(
                     session=session, username=name, role=Role.DOCUMENTER, password="x" * 16

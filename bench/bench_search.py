@@ -510,7 +510,7 @@ def prepare(url: str, data_dir: Path, cases: int, seed: int) -> tuple[dict[str, 
     db.dispose()
     ctx = AppContext.build(settings)
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             from sqlmodel import select
 
             from api.models import User

@@ -209,7 +209,7 @@ def prepare_precedent(data_dir: Path) -> tuple[dict[str, str], str]:
     migrate.upgrade(settings.resolved_database_url)
     ctx = AppContext.build(settings)
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             auth_service.create_user(
                 session=session, username="bench", role=Role.DOCUMENTER, password="x" * 16
             )

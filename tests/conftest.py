@@ -102,7 +102,7 @@ def _seed_accounts(settings: Settings) -> dict[str, Account]:
     ctx = AppContext.build(settings)
     accounts = {}
     try:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             taxonomy_service.load_taxonomy(session=session)
             for username, role in ACCOUNTS.items():
                 user, _ = auth_service.create_user(

@@ -270,7 +270,7 @@ def create_case(*, session: Session, actor: Actor, case_in: CaseCreate) -> CaseR
         action="create",
         changes=changes,
     )
-    session.commit()
+    session.flush()
     return case_to_read(session=session, case=case, notices=notices)
 
 
@@ -337,7 +337,7 @@ def update_case(
         action="update",
         changes=changes,
     )
-    session.commit()
+    session.flush()
     fresh = reload(session, Case, case.id)
     return case_to_read(session=session, case=fresh, notices=notices)
 
@@ -381,7 +381,7 @@ def assign_user(*, session: Session, actor: Actor, case_id: uuid.UUID, user_id: 
         action="assign",
         changes={"assigned_user": {"before": None, "after": str(user.id)}},
     )
-    session.commit()
+    session.flush()
     return AssignmentRead.model_validate(row)
 
 

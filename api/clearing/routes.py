@@ -43,7 +43,6 @@ def propose_clearings(
     proposed = clearing_service.propose_clearings(
         session=session, actor=actor, sealer=ctx.sealer, case_id=case_id, audience=body.audience
     )
-    session.commit()
     return proposed
 
 
@@ -92,7 +91,6 @@ def edit_clearing(
         update=body,
         if_match=if_match,
     )
-    session.commit()
     with_etag(response, row.version)
     return row
 
@@ -110,7 +108,6 @@ def approve_clearing(
     row = clearing_service.approve_clearing(
         session=session, sealer=ctx.sealer, actor=actor, clearing_id=clearing_id, if_match=if_match
     )
-    session.commit()
     with_etag(response, row.version)
     return row
 

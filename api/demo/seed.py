@@ -762,7 +762,7 @@ def seed_demo(
     One thread generates the next batch while another writes the previous one (the drivers release the GIL
     while the database works); each batch is one transaction.
     """
-    with db.session(write=True) as session:
+    with db.write_session() as session:  # the demo users and organisations, committed once
         ctx = _prepare(session)
     generator = Generator(ctx, seed=seed, history=history, sealer=sealer)
     rows: Counter[str] = Counter()

@@ -547,7 +547,7 @@ def record_sighted(
         object_digest=digest,
         details={"form": EvidenceForm.SIGHTED.value},
     )
-    session.commit()
+    session.flush()
     return evidence_view(session=session, sealer=sealer, actor=actor, item=item, blob=None)
 
 

@@ -562,7 +562,7 @@ def stream_bundle(*, ctx: AppContext, plan: BundlePlan, organisation: str) -> It
 
 def record_bundle(*, ctx: AppContext, actor: Actor, plan: BundlePlan, sha256: str, size: int) -> None:
     """After the last byte: the export record, the audit event, and the custody events of file and exhibits."""
-    with ctx.db.session(write=True) as session:
+    with ctx.db.write_session() as session:
         export_service.record_export(
             session=session,
             actor=actor,

@@ -683,7 +683,7 @@ def record_export(
             object_digest=Digest(evidence_sha256),
             details={**details, "file": f"sha256:{sha256}"},
         )
-    session.commit()
+    session.flush()
     return record
 
 

@@ -97,7 +97,7 @@ def create_involvement(
         changes=snapshot(row, _FIELDS),
     )
     search_index.refresh_victims(session, case_id, row.person_id)
-    session.commit()
+    session.flush()
     return _to_read(session, row)
 
 

@@ -225,7 +225,7 @@ def create_person(*, session: Session, actor: Actor, sealer: Sealer, person_in: 
         sealer=sealer,
     )
     read = person_to_read(session=session, actor=actor, sealer=sealer, person=person)
-    session.commit()
+    session.flush()
     return read
 
 
@@ -261,7 +261,7 @@ def update_person(
             _write_identity(session=session, sealer=sealer, person_id=person.id, identity=after)
     if not changes and not identity_changes:
         unchanged = person_to_read(session=session, actor=actor, sealer=sealer, person=person)
-        session.commit()  # nothing changed but the audit log: the identity in the answer was opened
+        session.flush()
         return unchanged
     version = conditional_update(
         session=session,
@@ -285,7 +285,7 @@ def update_person(
     read = person_to_read(
         session=session, actor=actor, sealer=sealer, person=reload(session, Person, person.id)
     )
-    session.commit()  # the change, its revision and the audit event of the identity in the answer: one commit
+    session.flush()
     return read
 
 
@@ -360,7 +360,7 @@ def create_organisation(*, session: Session, actor: Actor, org_in: OrganisationC
         action="create",
         changes=snapshot(org, _ORG_FIELDS),
     )
-    session.commit()
+    session.flush()
     return OrganisationRead.model_validate(org)
 
 
@@ -485,7 +485,7 @@ def record_consent(
             consent, ["person_id", "audience", "granted_at", "method", "purpose", "text_version"]
         ),
     )
-    session.commit()
+    session.flush()
     return consent_to_read(consent)
 
 
@@ -528,6 +528,6 @@ def withdraw_consent(
         changes={"withdrawn_at": {"before": None, "after": withdrawal.withdrawn_at.isoformat()}},
         reason=withdrawal.reason,
     )
-    session.commit()
+    session.flush()
     fresh = reload(session, Consent, consent.id)
     return consent_to_read(fresh)

@@ -135,7 +135,7 @@ def load_taxonomy(
                 TaxonomyVersion(version=taxonomy.version, released=taxonomy.released, file_sha256=digest)
             )
     _check_current(current, desired)
-    session.commit()
+    session.flush()
     invalidate_cache()
     return report
 
@@ -472,7 +472,7 @@ def add_local_node(
         target_type="taxonomy",
         target_id=code,
     )
-    session.commit()
+    session.flush()
     invalidate_cache()
     return node_detail(session=session, code=code)
 

@@ -134,7 +134,7 @@ def create_testimony(
         sealed_changes={name: {"before": None, "after": value} for name, value in said.document().items()},
         sealer=sealer,
     )
-    session.commit()
+    session.flush()
     return _to_read(session, row, _shown(session, sealer, actor, row, said))
 
 
@@ -242,7 +242,7 @@ def update_testimony(
         sealed_changes=sealed_changes or None,
         sealer=sealer,
     )
-    session.commit()
+    session.flush()
     fresh = reload(session, Testimony, row.id)
     return _to_read(session, fresh, _shown(session, sealer, actor, fresh, after))
 

@@ -117,7 +117,7 @@ def save_draft(
     draft.sealed = sealer.seal(_clean_data(data), context=_draft_context(draft.id))
     draft.key_id = sealer.key_id
     session.add(draft)
-    session.commit()
+    session.flush()
     return draft.id
 
 
@@ -158,7 +158,7 @@ def discard_draft(*, session: Session, actor: Actor, draft_id: uuid.UUID) -> Non
     """Delete one of the actor's drafts (after its form was sent, or on request)."""
     draft = _own_draft(session, actor, draft_id)
     session.delete(draft)
-    session.commit()
+    session.flush()
 
 
 def saved_language(*, ctx: AppContext, user_id: uuid.UUID) -> str | None:
@@ -170,7 +170,7 @@ def saved_language(*, ctx: AppContext, user_id: uuid.UUID) -> str | None:
 def save_language(*, session: Session, actor: Actor, language: str) -> None:
     """Remember the user's language for every page and device."""
     session.execute(sa.update(User).where(col(User.id) == actor.user_id).values(language=language))
-    session.commit()
+    session.flush()
 
 
 def usernames(*, session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

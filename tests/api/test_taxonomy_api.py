@@ -206,7 +206,7 @@ class TestCasesAndCategories:
 
 class TestLoading:
     def test_loading_twice_changes_nothing(self, ctx) -> None:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             before = session.execute(sa.select(sa.func.max(TaxonomyNode.updated_at), sa.func.count())).one()
             report = taxonomy_service.load_taxonomy(session=session)
             after = session.execute(sa.select(sa.func.max(TaxonomyNode.updated_at), sa.func.count())).one()
@@ -228,7 +228,7 @@ class TestLoading:
 
 class TestVersionTwo:
     def load_v2(self, ctx) -> None:
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             report = taxonomy_service.load_taxonomy(
                 session=session, paths=[V1, FIXTURES / "precedents.v2.yaml"]
             )
@@ -317,7 +317,7 @@ class TestLocalNodes:
             == 409
         )
         case = create_case(client, documenter, categories=[code])
-        with ctx.db.session(write=True) as session:
+        with ctx.db.write_session() as session:
             taxonomy_service.load_taxonomy(session=session)
         assert case["id"] in ids(
             ok(client.get(f"{API}/cases", params={"category": "A.LIB"}, headers=researcher.headers))

@@ -186,7 +186,6 @@ def propose_clearings(
     proposed = clearing_service.propose_clearings(
         session=session, actor=actor, sealer=ctx.sealer, case_id=case_id, audience=audience
     )
-    session.commit()
     return redirect(_page_url(case_id, audience, "proposed" if proposed else "nothing"))
 
 
@@ -232,7 +231,6 @@ def save_clearing(
         state.add("text", _EDITED_MEANWHILE if isinstance(problem, PreconditionFailed) else _SOURCE_CHANGED)
         status = 409
     else:
-        session.commit()
         notice = "approved" if row.status.value == "approved" else "saved"
         return redirect(_page_url(case_id, audience, notice, f"#c-{clearing_id}"))
     return _render(request, session, actor, case_id, audience, forms={clearing_id: state}, status_code=status)
