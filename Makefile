@@ -4,23 +4,29 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make run` installs what the service needs; the test, lint and benchmark tools come with `make test`.
+RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Tests run in parallel (pytest-xdist): every test has its own migrated database, on SQLite and on PostgreSQL.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run serve test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages verifier
+.PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgres fuzz stress bench clean venv messages verifier
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUNTIME)
 	$(BIN)/precedent db upgrade
 	$(BIN)/precedent taxonomy load
 	$(BIN)/precedent serve
@@ -67,6 +73,14 @@ stress: $(STAMP)
 # and its sdist, installed by a recipient with pip and run as `precedent-verify verify BUNDLE --public-key KEY`.
 verifier: $(STAMP)
 	$(BIN)/python packaging/precedent-evidence/build.py --outdir dist
+
+# The quick benchmarks, each printing its ratio against a baseline measured in the same run (the long ones,
+# bench_search.py at a million cases and bench_export.py, are run by hand: see their docstrings).
+bench: $(STAMP)
+	$(BIN)/python bench/bench_verify.py
+	$(BIN)/python bench/bench_custody_verify.py
+	$(BIN)/python bench/bench_ledger.py
+	$(BIN)/python bench/measure_clearing.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

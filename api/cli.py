@@ -456,10 +456,14 @@ def serve(
         typer.echo("=" * 72)
         typer.echo("First start: created the account `admin`. Its password is shown only this once:")
         typer.echo(f"    {password}")
-        typer.echo("Log in at /docs (Authorize) or POST /api/v1/auth/token, then create the other accounts.")
+        typer.echo(
+            f"Sign in at http://{settings.host}:{settings.port}/ (or POST /api/v1/auth/token), "
+            "then create the other accounts."
+        )
         typer.echo("=" * 72)
     configure_logging(settings.log_level)
-    typer.echo(f"Precedent on http://{settings.host}:{settings.port}/docs")
+    # The pages work without JavaScript; the API explorer (/docs) needs it.
+    typer.echo(f"Precedent on http://{settings.host}:{settings.port}/ (API explorer: /docs)")
     uvicorn.run(
         "api.main:app_factory",
         factory=True,
