@@ -120,14 +120,14 @@ def _exhibit_blob(
     fate = file_fate(audience, blob)
     if fate == "original":
         return item, blob
-    existing = _release_copy_of(ctx, item)
-    if existing is not None:
-        return existing
-    if fate == "media":
+    if fate == "media":  # before any copy is looked for: a recording's copy leaves only once approved
         return (
             f"withheld from a {audience.value} bundle: audio and video leave only as a derivative a person "
             "reviewed and approved, and none is"
         )
+    existing = _release_copy_of(ctx, item)
+    if existing is not None:
+        return existing
     if fate == "other":
         return (
             f"withheld from a {audience.value} bundle: no copy free of hidden data can be made of "
