@@ -54,7 +54,9 @@ def audio_flac(seconds: float = 1.0) -> bytes:
     return out.getvalue()
 
 
-def video_mp4(seconds: float = 1.0, fps: int = 5, size: tuple[int, int] = (64, 48)) -> bytes:
+def video_mp4(
+    seconds: float = 1.0, fps: int = 5, size: tuple[int, int] = (64, 48), rotation: int = 0
+) -> bytes:
     """H.264 and AAC in MP4 with tags and stream names (handler) naming the canary and a GPS position."""
     out = io.BytesIO()
     # use_metadata_tags: every tag is written, as phones write their location (com.apple.quicktime.location).
@@ -63,6 +65,8 @@ def video_mp4(seconds: float = 1.0, fps: int = 5, size: tuple[int, int] = (64, 4
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = *size, "yuv420p"
         video.metadata["handler_name"] = CANARY
+        if rotation:  # a phone held upright stores the picture sideways and says how to turn it
+            video.set_display_rotation(rotation)
         audio = container.add_stream("aac", rate=16000, layout="mono")
         audio.metadata["handler_name"] = CANARY
         _frames(video, container, int(seconds * fps))

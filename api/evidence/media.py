@@ -13,6 +13,7 @@ refused with the reason (``derive.ReleaseRefused``); a decode error part way thr
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from fractions import Fraction
@@ -33,6 +34,8 @@ MAX_WIDTH, MAX_HEIGHT = 854, 480
 MAX_FPS = 30
 #: Longest recording a copy is made of (seconds, by the container's own duration if it gives one).
 MAX_SECONDS = 4 * 3600
+#: Frames decoded (sound) while looking for a video's first picture before the copy is refused.
+_MAX_AHEAD = 2000
 #: Opus runs at 48 kHz; a copy is mono or stereo.
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = 96_000
@@ -68,17 +71,40 @@ def _transcode(source: Any, out: BinaryIO) -> str:
         raise ReleaseRefused("the file holds no audio or video stream that can be decoded")
     if source.duration is not None and source.duration / av.time_base > MAX_SECONDS:
         raise ReleaseRefused(f"the recording is longer than {MAX_SECONDS // 3600} hours")
+    frames = _decoded(source, [s for s in (video_in, audio_in) if s is not None])
+    # The copy's picture size is that of the first picture as shown (a phone's portrait video is stored
+    # sideways with a rotation to apply), so decoding starts before the copy's streams are made.
+    ahead, first_picture = _until_first_picture(frames) if video_in is not None else ([], None)
     media_type = "video/webm" if video_in is not None else "audio/ogg"
     options = {"fflags": "+bitexact"}  # no version strings of the muxer either
     with av.open(out, mode="w", format="webm" if video_in else "ogg", container_options=options) as target:
-        video_out = _video_stream(target, video_in) if video_in is not None else None
+        video_out = _video_stream(target, first_picture) if first_picture is not None else None
         audio_out = _audio_stream(target, audio_in) if audio_in is not None else None
-        _copy_frames(source, target, video_in, video_out, audio_in, audio_out)
+        _copy_frames(itertools.chain(ahead, frames), target, video_out, audio_out)
     return media_type
 
 
-def _video_stream(target: Any, video_in: Any) -> Any:
-    width, height = _fit(video_in.codec_context.width, video_in.codec_context.height)
+def _until_first_picture(frames: Iterator[Any]) -> tuple[list[Any], Any]:
+    """Decode up to the first picture; return the frames decoded so far (it last) and that picture."""
+    ahead: list[Any] = []
+    for frame in frames:
+        ahead.append(frame)
+        if isinstance(frame, av.VideoFrame):
+            return ahead, frame
+        if len(ahead) > _MAX_AHEAD:
+            break
+    raise ReleaseRefused("the video stream holds no picture that decodes")
+
+
+def _rotation(frame: Any) -> int:
+    """The quarter turns (in degrees, counter-clockwise) the picture is shown with; anything else is 0."""
+    degrees = round(getattr(frame, "rotation", 0) or 0) % 360
+    return degrees if degrees in (90, 180, 270) else 0
+
+
+def _video_stream(target: Any, first: Any) -> Any:
+    turned = _rotation(first) in (90, 270)
+    width, height = _fit(*((first.height, first.width) if turned else (first.width, first.height)))
     stream = target.add_stream("libvpx", rate=MAX_FPS, options={"deadline": "realtime", "cpu-used": "8"})
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.bit_rate = VIDEO_BITRATE
@@ -105,16 +131,13 @@ def _fit(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def _copy_frames(
-    source: Any, target: Any, video_in: Any, video_out: Any, audio_in: Any, audio_out: Any
-) -> None:
-    """Decode the chosen streams and encode every frame anew; flush both encoders at the end."""
-    chosen = [s for s in (video_in, audio_in) if s is not None]
+def _copy_frames(frames: Iterator[Any], target: Any, video_out: Any, audio_out: Any) -> None:
+    """Encode every decoded frame anew; flush both encoders at the end."""
     resampler = (
         av.AudioResampler(format="s16", layout=audio_out.layout.name, rate=AUDIO_RATE) if audio_out else None
     )
     last_ms = -1
-    for frame in _decoded(source, chosen):
+    for frame in frames:
         if isinstance(frame, av.VideoFrame):
             if frame.time is None:
                 continue
@@ -132,8 +155,6 @@ def _copy_frames(
             target.mux(audio_out.encode(fresh))
         target.mux(audio_out.encode(None))
     if video_out is not None:
-        if last_ms < 0:
-            raise ReleaseRefused("the video stream holds no picture that decodes")
         target.mux(video_out.encode(None))
 
 
@@ -144,12 +165,18 @@ def _decoded(source: Any, streams: list[Any]) -> Iterator[Any]:
 
 
 def _rebuilt(frame: Any, video_out: Any, at_ms: int) -> Any:
-    """A new frame made from the decoded picture's pixels alone, scaled, timed in milliseconds."""
-    picture = frame.to_image(width=video_out.width, height=video_out.height)
-    rotation = getattr(frame, "rotation", 0) or 0
-    if rotation % 360:
-        picture = picture.rotate(rotation, expand=True).resize((video_out.width, video_out.height))
-    fresh = av.VideoFrame.from_image(Image.frombytes("RGB", picture.size, picture.tobytes()))  # type: ignore[no-untyped-call]
+    """A new frame made from the decoded picture's pixels alone, turned as shown, scaled, timed in ms."""
+    rotation = _rotation(frame)
+    size = (
+        (video_out.height, video_out.width) if rotation in (90, 270) else (video_out.width, video_out.height)
+    )
+    picture = frame.to_image(width=size[0], height=size[1])
+    if rotation:
+        picture = picture.rotate(rotation, expand=True)
+    if picture.size != (video_out.width, video_out.height):  # a later picture of another size
+        picture = picture.resize((video_out.width, video_out.height))
+    pixels = Image.frombytes("RGB", picture.size, picture.tobytes())
+    fresh = av.VideoFrame.from_image(pixels)  # type: ignore[no-untyped-call]
     fresh.pts, fresh.time_base = at_ms, Fraction(1, 1000)
     return fresh
 

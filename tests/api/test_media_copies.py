@@ -74,3 +74,11 @@ def test_a_copy_that_still_says_something_is_refused() -> None:
     tagged.seek(0)
     with pytest.raises(ReleaseRefused, match="tags"):
         media.check_release_copy(tagged, "audio/ogg")
+
+
+def test_a_video_stored_sideways_is_turned_as_it_is_shown() -> None:
+    made, _ = _made(media_files.video_mp4(seconds=0.4, size=(64, 48), rotation=90))
+    with av.open(io.BytesIO(made)) as copy:
+        video = copy.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (48, 64)
+        assert next(copy.decode(video=0)).rotation == 0  # turned in the pixels: no display matrix left
