@@ -47,7 +47,7 @@ def _require_review(actor: Actor) -> None:
         raise PermissionDenied("Reviewing audio and video for release needs the media:review permission.")
 
 
-def _recording_or_raise(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> EvidenceItem:
+def get_recording_or_raise(*, session: Session, actor: Actor, evidence_id: uuid.UUID) -> EvidenceItem:
     """Return a visible original audio or video file; 422 for anything else."""
     item = evidence_service.get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
     blob = session.get(EvidenceBlob, item.blob_sha256) if item.blob_sha256 else None
@@ -64,7 +64,7 @@ def make_review_copy(
     """Make a release copy of a recording from its decoded sound and pictures, for a person to review."""
     _require_review(actor)
     with ctx.db.session(write=False) as session:
-        _recording_or_raise(session=session, actor=actor, evidence_id=evidence_id)
+        get_recording_or_raise(session=session, actor=actor, evidence_id=evidence_id)
     return evidence_service.derive_evidence(
         ctx=ctx, actor=actor, evidence_id=evidence_id, method=Derivation.RELEASE
     )
@@ -123,7 +123,7 @@ def decide_review(
 ) -> MediaReviewRead:
     """Record a decision on a release copy and its `reviewed` custody record; flush."""
     _require_review(actor)
-    original = _recording_or_raise(session=session, actor=actor, evidence_id=evidence_id)
+    original = get_recording_or_raise(session=session, actor=actor, evidence_id=evidence_id)
     cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=original.case_id)
     blob = _reviewed_copy(session, actor, original, review_in)
     review_id = uuid.uuid4()

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests import media_files
 from tests.conftest import Account
-from tests.factories import API, create_case, upload
+from tests.factories import API, create_case, make_jpeg, upload
 from tests.web.conftest import csrf_of, sign_in
 
 _COPY = re.compile(r'name="derivative_id" value="([0-9a-f-]{36})"')
@@ -95,3 +95,10 @@ def test_a_documenter_may_not_review(
 ) -> None:
     sign_in(client, documenter)
     assert client.get(f"/evidence/{recording['item']}/review").status_code in (403, 404)
+
+
+def test_a_photo_has_no_review_page(client: TestClient, coordinator: Account) -> None:
+    case = create_case(client, coordinator, categories=["A.LIB.ARREST"], summary="A photo.")
+    photo = upload(client, coordinator, case["id"], make_jpeg(), filename="p.jpg")
+    sign_in(client, coordinator)
+    assert client.get(f"/evidence/{photo['id']}/review").status_code == 422

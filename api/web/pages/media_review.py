@@ -63,11 +63,11 @@ def _page_url(evidence_id: uuid.UUID, notice: str) -> str:
     return f"/evidence/{evidence_id}/review?notice={notice}"
 
 
-@router.get("/evidence/{evidence_id}/review")
-def review_page(evidence_id: uuid.UUID, request: Request, session: SessionDep, actor: Reviewer) -> Response:
+@router.get("/evidence/{recording_id}/review")
+def review_page(recording_id: uuid.UUID, request: Request, session: SessionDep, actor: Reviewer) -> Response:
     """The recording, its copies (downloaded by you or not), where it stands per audience, and the decision form."""
     notice = _NOTICES.get(request.query_params.get("notice") or "")
-    return _render(request, session=session, actor=actor, evidence_id=evidence_id, notice=notice)
+    return _render(request, session=session, actor=actor, evidence_id=recording_id, notice=notice)
 
 
 def _render(
@@ -81,7 +81,7 @@ def _render(
     status_code: int = 200,
 ) -> Response:
     # The allow-list view: the page needs the kind, digest and type, and opens no file name or identifier.
-    original = evidence_service.get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
+    original = review_service.get_recording_or_raise(session=session, actor=actor, evidence_id=evidence_id)
     blob = session.get(EvidenceBlob, original.blob_sha256) if original.blob_sha256 else None
     item = evidence_service.evidence_to_research_read(item=original, blob=blob)
     decisions = review_service.list_reviews(session=session, actor=actor, evidence_id=evidence_id)
@@ -119,19 +119,19 @@ def _render(
     )
 
 
-@router.post("/evidence/{evidence_id}/review-copy")
+@router.post("/evidence/{recording_id}/review-copy")
 async def make_review_copy(
-    evidence_id: uuid.UUID, request: Request, form: SessionForm, ctx: ContextDep, actor: Reviewer
+    recording_id: uuid.UUID, request: Request, form: SessionForm, ctx: ContextDep, actor: Reviewer
 ) -> Response:
     """Make the release copy (decoding and encoding take a while); back to the page, or the reason it failed."""
     del form  # read only for its CSRF token
     try:
         await run_in_threadpool(
-            review_service.make_review_copy, ctx=ctx, actor=actor, evidence_id=evidence_id
+            review_service.make_review_copy, ctx=ctx, actor=actor, evidence_id=recording_id
         )
     except ValidationProblem:
-        return await run_in_threadpool(_not_decoded, request, ctx=ctx, actor=actor, evidence_id=evidence_id)
-    return redirect(_page_url(evidence_id, "made"))
+        return await run_in_threadpool(_not_decoded, request, ctx=ctx, actor=actor, evidence_id=recording_id)
+    return redirect(_page_url(recording_id, "made"))
 
 
 def _not_decoded(request: Request, *, ctx: AppContext, actor: Actor, evidence_id: uuid.UUID) -> Response:
@@ -166,9 +166,9 @@ def _review_in(form: FormData, state: FormState) -> MediaReviewCreate | None:
         return None
 
 
-@router.post("/evidence/{evidence_id}/review")
+@router.post("/evidence/{recording_id}/review")
 def decide_review(
-    evidence_id: uuid.UUID,
+    recording_id: uuid.UUID,
     request: Request,
     form: SessionForm,
     session: SessionDep,
@@ -183,7 +183,7 @@ def decide_review(
         )
         try:
             review = review_service.decide_review(
-                session=session, actor=actor, evidence_id=evidence_id, review_in=review_in
+                session=session, actor=actor, evidence_id=recording_id, review_in=review_in
             )
         except Conflict:
             session.rollback()
@@ -191,12 +191,12 @@ def decide_review(
             state.add("", _NOT_HEARD if refused_unheard else _COPY_CHANGED)
         else:
             session.commit()
-            return redirect(_page_url(evidence_id, review.decision.value))
+            return redirect(_page_url(recording_id, review.decision.value))
     return _render(
         request,
         session=session,
         actor=actor,
-        evidence_id=evidence_id,
+        evidence_id=recording_id,
         form=state,
         status_code=409 if not state.errors else 422,
     )
