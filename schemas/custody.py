@@ -21,6 +21,7 @@ class CustodyAction(StrEnum):
     VIEWED = "viewed"
     DOWNLOADED = "downloaded"
     DERIVED = "derived"
+    REVIEWED = "reviewed"  # a person approved or refused an audio or video release copy
     EXPORTED = "exported"
     TRANSFERRED = "transferred"
     RETRACTED = "retracted"

@@ -40,6 +40,9 @@ class Permission(StrEnum):
     EXPORT_HURIDOCS = "export:huridocs"
     EXPORT_BUNDLE = "export:bundle"
     TEXT_CLEAR = "text:clear"  # propose, correct and approve cleared free text for an outside audience
+    MEDIA_REVIEW = (
+        "media:review"  # make, review and approve (or refuse) audio/video copies for outside audiences
+    )
     USER_MANAGE = "user:manage"
     AUDIT_READ = "audit:read"
 
@@ -95,6 +98,7 @@ _COORDINATOR = (
         P.EXPORT_ITUC,
         P.EXPORT_HURIDOCS,
         P.TEXT_CLEAR,
+        P.MEDIA_REVIEW,
     }
 )
 

@@ -20,6 +20,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageCms, ImageOps
 from pypdf import PdfReader
 
+from api.evidence.errors import ReleaseRefused
 from api.problems import ValidationProblem
 
 #: Derivation tool, named in the custody record of every derivation.
@@ -76,6 +77,8 @@ DECODABLE_IMAGES = frozenset(
 )
 #: Types a release copy can be made of: decoded images, and PDFs rendered page by page.
 RELEASABLE = DECODABLE_IMAGES | {"application/pdf"}
+#: Sniffed types whose release copy is re-encoded from decoded sound and pictures (``api.evidence.media``).
+MEDIA_PREFIXES = ("audio/", "video/")
 #: Pages of a PDF rendered for release; a longer document is refused (withheld), not cut short.
 MAX_PDF_PAGES = 300
 #: Rendering resolution of PDF pages: readable print, no more.
@@ -90,10 +93,6 @@ _SAFE_IMAGE_INFO = frozenset(
 _SAFE_PDF_INFO = frozenset({"/CreationDate", "/ModDate"})
 
 
-class ReleaseRefused(ValueError):
-    """No release copy can be made, or the one made did not pass its check; the message says why."""
-
-
 def release_copy(original: BinaryIO, media_type: str) -> tuple[bytes, str]:
     """Return (bytes, media type) of a copy made from the decoded content, checked to carry no metadata.
 
@@ -101,7 +100,7 @@ def release_copy(original: BinaryIO, media_type: str) -> tuple[bytes, str]:
     colours converted to sRGB, no profile, no EXIF/XMP/IPTC/comment/text chunk); a PDF is rendered page by
     page with PDFium and the pages written as a new image-only PDF (no text layer, no XMP, no document
     information beyond two dates). The copy is then re-opened and refused unless it says nothing more.
-    Audio and video are never re-made here: they leave only as a derivative a person reviewed.
+    Audio and video are re-made by ``api.evidence.media``, and leave only once a person approved the copy.
     """
     # Hostile files make decoders warn (a broken EXIF block, say); what counts is whether the copy is made.
     with warnings.catch_warnings():
@@ -116,6 +115,11 @@ def release_copy(original: BinaryIO, media_type: str) -> tuple[bytes, str]:
             )
         check_release_copy(made, made_type)
     return made, made_type
+
+
+def is_media(media_type: str) -> bool:
+    """Whether a release copy of this type is a recording re-encoded by ``api.evidence.media``."""
+    return media_type.startswith(MEDIA_PREFIXES)
 
 
 def _pixels(image: Image.Image) -> Image.Image:

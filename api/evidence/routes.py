@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, Require, SessionDep
+from api.evidence import review as review_service
 from api.evidence import service as evidence_service
 from api.evidence import upload as evidence_upload
 from api.problems import problem_responses
@@ -29,6 +30,7 @@ from schemas.evidence import (
     SightedEvidenceCreate,
     VerificationRead,
 )
+from schemas.media_review import MediaReviewCreate, MediaReviewRead
 
 router = APIRouter(route_class=SessionRoute, tags=["evidence"])
 
@@ -37,6 +39,7 @@ Uploader = Annotated[Actor, Depends(Require(Permission.EVIDENCE_UPLOAD))]
 Downloader = Annotated[Actor, Depends(Require(Permission.EVIDENCE_DOWNLOAD))]
 Verifier = Annotated[Actor, Depends(Require(Permission.EVIDENCE_VERIFY))]
 CustodyReader = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.CUSTODY_READ))]
+Reviewer = Annotated[Actor, Depends(Require(Permission.CASE_READ, Permission.MEDIA_REVIEW))]
 
 _UPLOAD_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 500)
 #: What an item route answers: the full item, or the research allow-list to those who may not read identities.
@@ -222,3 +225,51 @@ def derive_working_copy(
         ctx=ctx, actor=actor, evidence_id=evidence_id, method=derivative_in.method
     )
     return _created(response, item)
+
+
+@router.post(
+    "/evidence/{evidence_id}/review-copies",
+    response_model=EvidenceOut,
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 409, 422, 500),
+)
+def make_review_copy(
+    evidence_id: uuid.UUID, ctx: ContextDep, actor: Reviewer, response: Response
+) -> EvidenceOut:
+    """Make a release copy of an audio or video original from its decoded content, for a person to review.
+
+    Audio becomes Opus in Ogg, video VP8 (at most 854x480) with Opus in WebM; no tag, chapter, subtitle or
+    attachment of the original is carried over. A recording that does not decode is refused (422) with the
+    reason. The copy leaves for an outside audience only once approved (`POST .../reviews`).
+    """
+    item = review_service.make_review_copy(ctx=ctx, actor=actor, evidence_id=evidence_id)
+    return _created(response, item)
+
+
+@router.get(
+    "/evidence/{evidence_id}/reviews",
+    response_model=list[MediaReviewRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_media_reviews(evidence_id: uuid.UUID, session: SessionDep, actor: Reader) -> list[MediaReviewRead]:
+    """The decisions on a recording's release copies, newest (the one that counts) first."""
+    return review_service.list_reviews(session=session, actor=actor, evidence_id=evidence_id)
+
+
+@router.post(
+    "/evidence/{evidence_id}/reviews",
+    response_model=MediaReviewRead,
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def decide_media_review(
+    evidence_id: uuid.UUID, review_in: MediaReviewCreate, session: SessionDep, actor: Reviewer
+) -> MediaReviewRead:
+    """Approve a release copy you downloaded for named outside audiences, or refuse it, with an optional note.
+
+    Send the copy's id and the SHA-256 of the bytes you listened to or watched: a copy with other bytes is
+    not approved (409), nor one you have not downloaded. Bundles for those audiences then carry the copy.
+    """
+    return review_service.decide_review(
+        session=session, actor=actor, evidence_id=evidence_id, review_in=review_in
+    )

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import importlib.metadata
 import logging
+import tempfile
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +34,8 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.custody import service as custody_service
-from api.evidence import derive
+from api.evidence import derive, media
+from api.evidence.errors import ReleaseRefused
 from api.evidence.metadata import extract_metadata
 from api.identity import door
 from api.models import Case, EvidenceBlob, EvidenceItem
@@ -74,6 +76,8 @@ _SERVABLE_PREFIXES = ("image/", "audio/", "video/")
 _SERVABLE_TYPES = frozenset({"application/pdf", "text/plain"})
 _UNSERVABLE_TYPES = frozenset({"image/svg+xml"})
 STATEMENT_VERSION = 1
+#: Block size in which a made copy is moved into the blob store.
+_COPY_BLOCK = 1 << 20
 #: The receiving software, named in every "received" custody record.
 TOOL = f"Precedent {importlib.metadata.version('precedent')}"
 
@@ -818,21 +822,42 @@ def _guarded(chunks: Iterator[bytes], on_damage: Callable[[BlobCorrupted], None]
 # ---- working copies ---------------------------------------------------------------------------------------
 
 
-def _derived_bytes(file: BinaryIO, media_type: str, method: Derivation) -> bytes:
-    """Return the copy's bytes for ``method``; a release copy that cannot be made is a 422."""
+def _make_copy(file: BinaryIO, media_type: str, method: Derivation, out: BinaryIO) -> str:
+    """Write the copy's bytes for ``method`` to ``out`` and return the tool that made them; 422 if it cannot."""
     if method is Derivation.STRIP_METADATA:
-        return derive.strip_metadata(file, media_type)
+        out.write(derive.strip_metadata(file, media_type))
+        return derive.TOOL
     try:
+        if derive.is_media(media_type):
+            made_type = media.release_copy(file, out)
+            out.seek(0)
+            media.check_release_copy(out, made_type)
+            return media.TOOL
         data, _ = derive.release_copy(file, media_type)
-    except derive.ReleaseRefused as exc:
+    except ReleaseRefused as exc:
         raise ValidationProblem.single("body.method", str(exc), "not_releasable") from exc
-    return data
+    out.write(data)
+    return derive.PDF_TOOL if media_type == "application/pdf" else derive.TOOL
+
+
+def _store_copy(ctx: AppContext, made: BinaryIO) -> tuple[StoredBlob, bytes]:
+    """Copy a made file into the blob store in blocks; return it with its first bytes (for sniffing)."""
+    made.seek(0)
+    head = made.read(SNIFF_BYTES)
+    made.seek(0)
+    with ctx.blob_store.begin_write(max_bytes=ctx.settings.max_upload_bytes) as writer:
+        while block := made.read(_COPY_BLOCK):
+            writer.write(block)
+        return writer.commit(), head
 
 
 def derive_evidence(
     *, ctx: AppContext, actor: Actor, evidence_id: uuid.UUID, method: Derivation
 ) -> EvidenceView:
-    """Store a working copy derived from an item's bytes, linked to it; the original is not touched."""
+    """Store a working copy derived from an item's bytes, linked to it; the original is not touched.
+
+    A recording's release copy can be long: it is made in a temporary file, never whole in memory.
+    """
     with ctx.db.session(write=False) as session:
         original = get_item_or_raise(session=session, actor=actor, evidence_id=evidence_id)
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=original.case_id)
@@ -842,17 +867,11 @@ def derive_evidence(
     if not check.ok:
         _set_integrity(ctx=ctx, sha256=source.sha256, status=IntegrityStatus(check.status.value))
         raise IntegrityFailure("The original's stored bytes failed verification; no copy was made.")
-    with open_blob(ctx.blob_store, source_digest, source.size) as file:
-        data = _derived_bytes(file, source.media_type, method)
-    with ctx.blob_store.begin_write(max_bytes=ctx.settings.max_upload_bytes) as writer:
-        writer.write(data)
-        stored = writer.commit()
-    facts = _inspect_blob(ctx=ctx, stored=stored, head=data[:SNIFF_BYTES])
-    tool = (
-        derive.PDF_TOOL
-        if method is Derivation.RELEASE and source.media_type == "application/pdf"
-        else derive.TOOL
-    )
+    with tempfile.TemporaryFile() as made:
+        with open_blob(ctx.blob_store, source_digest, source.size) as file:
+            tool = _make_copy(file, source.media_type, method, made)
+        stored, head = _store_copy(ctx, made)
+    facts = _inspect_blob(ctx=ctx, stored=stored, head=head)
     method_details = {"method": method.value, "tool": tool}
     with ctx.db.write_session() as session:
         cases_service.get_editable_case_or_raise(session=session, actor=actor, case_id=original.case_id)

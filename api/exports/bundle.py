@@ -4,8 +4,10 @@ any RFC 3161 token, and a README saying how to check it by hand. Streamed; never
 
 Exhibits by audience: an internal bundle carries the evidentiary originals. Any other audience never gets an
 original: only a release copy rebuilt from the decoded content (image pixels, rendered PDF pages; made now if
-none exists, which is itself a custody event) and checked to carry nothing else; an item of which no such copy
-can be made (audio, video, other types, undecodable files) is withheld, and the report says why.
+none exists, which is itself a custody event) and checked to carry nothing else; audio and video only as the
+re-encoded copy a person reviewed and approved for that audience (``api.evidence.review``); an item of which
+no such copy can be made or was approved (other types, undecodable files, recordings not reviewed or
+refused) is withheld, and the report says why.
 
 Bag layout::
 
@@ -38,7 +40,8 @@ from sqlmodel import Session, col, select
 from api.auth.security import Actor
 from api.context import AppContext
 from api.custody import service as custody_service
-from api.evidence import derive
+from api.evidence import derive, media
+from api.evidence import review as review_service
 from api.evidence import service as evidence_service
 from api.exports import service as export_service
 from api.exports.bundle_readme import README
@@ -50,11 +53,13 @@ from evidence_store.canonical import canonical_json
 from evidence_store.digest import Digest
 from evidence_store.heads import EARLIER_HEADS, EarlierHead, earlier_heads_json
 from evidence_store.merkle import MerkleTree
+from evidence_store.reader import open_blob
 from evidence_store.treehead import format_timestamp
 from evidence_store.verify import custody_bundle_files
 from schemas.custody import CustodyAction
 from schemas.evidence import Derivation, EvidenceForm
 from schemas.export import ExportAudience, ExportManifest, ExportManifestFile, WithheldItem
+from schemas.media_review import MediaReleaseState
 
 
 @dataclass
@@ -114,20 +119,17 @@ def _exhibit_blob(
 
     Made, never filtered: an internal bundle carries the original; any other audience only a release copy
     rebuilt from the decoded content (``derive.release_copy``), made now if none exists. Whatever cannot be
-    decoded and rebuilt is withheld with the reason; audio and video leave only as a derivative a person
-    reviewed, which this version cannot record yet, so they are withheld.
+    decoded and rebuilt is withheld with the reason; audio and video leave only as the copy a person
+    reviewed and approved for this audience (``_reviewed_recording``), never made here.
     """
     fate = file_fate(audience, blob)
     if fate == "original":
         return item, blob
+    if fate == "media":
+        return _reviewed_recording(ctx=ctx, audience=audience, item=item, blob=blob)
     existing = _release_copy_of(ctx, item)
     if existing is not None:
         return existing
-    if fate == "media":
-        return (
-            f"withheld from a {audience.value} bundle: audio and video leave only as a derivative a person "
-            "reviewed and approved, and none is"
-        )
     if fate == "other":
         return (
             f"withheld from a {audience.value} bundle: no copy free of hidden data can be made of "
@@ -145,6 +147,42 @@ def _exhibit_blob(
     if copy is None or copy_blob is None:
         return "the release copy could not be read back"
     return copy, copy_blob
+
+
+def _reviewed_recording(
+    *, ctx: AppContext, audience: ExportAudience, item: EvidenceItem, blob: EvidenceBlob
+) -> tuple[EvidenceItem, EvidenceBlob] | str:
+    """The copy of a recording approved for ``audience``, or why it is withheld (not reviewed, refused, ...).
+
+    A recording nobody reviewed is tried by decoding its first frames, so the report can tell one that would
+    not decode from one that waits for a reviewer.
+    """
+    with ctx.db.session(write=False) as session:
+        release = review_service.release_for(session=session, evidence_id=item.id, audience=audience)
+    if release.copy is not None and release.blob is not None:
+        return release.copy, release.blob
+    prefix = f"withheld from a {audience.value} bundle"
+    if release.state is MediaReleaseState.NOT_REVIEWED:
+        with open_blob(ctx.blob_store, Digest(blob.sha256), blob.size) as file:
+            problem = media.decode_problem(file)
+        if problem is not None:
+            return f"{prefix}: could not be decoded: {problem}"
+    return f"{prefix}: {_MEDIA_REASONS[release.state].format(audiences=', '.join(release.audiences))}"
+
+
+#: Why a recording stays inside, by where its review stands (the withheld report is in English).
+_MEDIA_REASONS = {
+    MediaReleaseState.NOT_REVIEWED: (
+        "not reviewed: audio and video leave only as a copy a person reviewed and approved, and none is"
+    ),
+    MediaReleaseState.REFUSED: "refused: a reviewer refused the release of its copy",
+    MediaReleaseState.OTHER_AUDIENCES: (
+        "not approved for this audience: its reviewed copy is approved only for {audiences}"
+    ),
+    MediaReleaseState.COPY_CHANGED: (
+        "the stored bytes of its approved copy no longer have the digest that was approved"
+    ),
+}
 
 
 def file_fate(audience: ExportAudience, blob: EvidenceBlob) -> str:
@@ -179,15 +217,29 @@ def _case_files(session: Session, case_id: uuid.UUID) -> list[tuple[EvidenceItem
 def file_fates(
     *, session: Session, case_id: uuid.UUID, audience: ExportAudience
 ) -> list[tuple[str, str, str]]:
-    """For the export page: (exhibit id, kind, fate) of each file, numbered as the bundle numbers them."""
-    return [
-        (f"E-{n}", item.kind, file_fate(audience, blob))
-        for n, (item, blob) in enumerate(_case_files(session, case_id), start=1)
-    ]
+    """For the export page: (exhibit id, kind, fate) of each file, numbered as the bundle numbers them.
+
+    A recording's fate says where its review stands: ``media:approved``, ``media:not_reviewed``,
+    ``media:refused``, ``media:other_audiences`` or ``media:copy_changed`` (see ``release_for``).
+    """
+    fates = []
+    for n, (item, blob) in enumerate(_case_files(session, case_id), start=1):
+        fate = file_fate(audience, blob)
+        if fate == "media":
+            release = review_service.release_for(session=session, evidence_id=item.id, audience=audience)
+            fate = f"media:{release.state.value}"
+        fates.append((f"E-{n}", item.kind, fate))
+    return fates
 
 
 #: File name extensions of the types a release copy is made in.
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "application/pdf": "pdf",
+    "audio/ogg": "ogg",
+    "video/webm": "webm",
+}
 
 
 def _choose_exhibits(

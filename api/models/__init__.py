@@ -7,6 +7,7 @@ from api.models.custody import CustodyEvent, CustodyTreeHead
 from api.models.evidence import EvidenceBlob, EvidenceItem
 from api.models.export import ExportRecord
 from api.models.involvement import Involvement
+from api.models.media_review import MediaReview
 from api.models.person import Consent, Organisation, Person, PersonIdentity
 from api.models.revision import Revision
 from api.models.search import CaseText
@@ -33,6 +34,7 @@ __all__ = [
     "ExportRecord",
     "Involvement",
     "LoginAttempt",
+    "MediaReview",
     "Organisation",
     "Person",
     "PersonIdentity",

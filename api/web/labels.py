@@ -150,6 +150,7 @@ LABELS: dict[str, dict[str, str]] = {
         "viewed": N_("viewed"),
         "downloaded": N_("downloaded"),
         "derived": N_("working copy made"),
+        "reviewed": N_("copy reviewed for release"),
         "exported": N_("exported"),
         "transferred": N_("transferred"),
         "retracted": N_("retracted"),

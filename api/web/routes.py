@@ -20,7 +20,7 @@ from api.web import i18n
 from api.web import service as web_service
 from api.web.common import draft_url, notice
 from api.web.forms import FormState
-from api.web.pages import admin, cases, clearing, evidence, exports, people, search
+from api.web.pages import admin, cases, clearing, evidence, exports, media_review, people, search
 from api.web.routing import WebRoute, redirect
 from api.web.session import (
     LANGUAGE_COOKIE,
@@ -161,5 +161,6 @@ router.include_router(evidence.router)
 router.include_router(search.router)
 router.include_router(exports.router)
 router.include_router(clearing.router)
+router.include_router(media_review.router)
 router.include_router(people.router)
 router.include_router(admin.router)

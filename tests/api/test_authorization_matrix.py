@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.custody import service as custody_service
+from tests import media_files
 from tests.conftest import Account
 from tests.factories import API, add_testimony, create_case, create_person, involve, make_jpeg, ok, upload
 
@@ -38,6 +39,7 @@ class World:
     export: str
     evidence: str
     clearing: str = "00000000-0000-0000-0000-000000000000"  # made only for the clearing routes
+    copy: dict[str, str] | None = None  # a recording's review copy, made only for the media review routes
 
 
 def build_world(
@@ -48,6 +50,7 @@ def build_world(
     *,
     with_user: bool = False,
     with_clearing: bool = False,
+    with_recording: bool = False,
 ) -> World:
     org = ok(
         client.post(
@@ -70,6 +73,11 @@ def build_world(
         201,
     )
     evidence = upload(client, documenter, case["id"], make_jpeg(), filename="photo.jpg")
+    copy = None
+    if with_recording:  # decoding and encoding take time: only for the media review routes
+        evidence = upload(client, documenter, case["id"], media_files.audio_flac(0.2), filename="voice.flac")
+        made = ok(client.post(f"{API}/evidence/{evidence['id']}/review-copies", headers=admin.headers), 201)
+        copy = {"derivative_id": made["id"], "derivative_digest": made["digest"]}
     target = ""
     if with_user:  # Argon2 makes accounts slow to create: only for the user routes
         body = {"username": f"target{next(_n)}", "role": "researcher"}
@@ -88,7 +96,8 @@ def build_world(
         str(documenter2.user_id),
         sheet.headers["X-Export-Id"],
         evidence["id"],
-        *([_clearing(client, admin, case["id"])] if with_clearing else []),
+        _clearing(client, admin, case["id"]) if with_clearing else World.clearing,
+        copy,
     )
 
 
@@ -116,6 +125,7 @@ CREATE = (OK, OK, OK, OK, 403)
 OWN_EXPORT = (OK, 404, 404, 404, 404)  # the admin made it; only its maker (or an admin) may read its record
 EVIDENCE_HANDLING = (OK, OK, OK, 404, 403)  # download, verify: documenters of the case, never researchers
 RESEARCH = (OK, OK, 403, 403, OK)  # research exports: researchers and coordinators, not documenters
+MEDIA_REVIEW = (OK, OK, 403, 403, 403)  # releasing recordings: coordinators and admins
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/evidence/{evidence_id}/derivatives"): Rule(
         GUARDED_WRITE, lambda w: {"method": "strip_metadata"}, True
     ),
+    ("POST", "/evidence/{evidence_id}/review-copies"): Rule(MEDIA_REVIEW, mutates=True),
+    ("GET", "/evidence/{evidence_id}/reviews"): Rule(CASE_READ),
+    ("POST", "/evidence/{evidence_id}/reviews"): Rule(
+        MEDIA_REVIEW, lambda w: {**(w.copy or {}), "decision": "refused"}, True
+    ),
     ("GET", "/audit"): Rule(ADMIN_ONLY),
     # Clearing texts for outside audiences: coordinators change them; identity readers of the case read them.
     ("POST", "/cases/{case_id}/clearings"): Rule(ASSIGN, lambda w: {"audience": "ilo"}, True),
@@ -323,6 +338,7 @@ def test_route_admits_exactly_the_roles_it_should(
             accounts["documenter2"],
             with_user="{user_id}" in path,
             with_clearing="{clearing_id}" in path,
+            with_recording="/review" in path,
         )
 
     shared = world_()

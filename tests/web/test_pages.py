@@ -16,7 +16,9 @@ from fastapi.testclient import TestClient
 
 import api.db
 from api.web import routes as web_routes
+from tests import media_files
 from tests.conftest import Account
+from tests.factories import create_case, upload
 from tests.test_db import drop_every_other_connection, needs_postgres
 from tests.web.conftest import sign_in
 from tests.web.world import World, build_world
@@ -56,6 +58,7 @@ PAGES: dict[str, dict[str, int]] = {
     "/cases/{case}/export/ituc": COORDINATORS,
     "/cases/{case}/export/huridocs": COORDINATORS,
     "/cases/{case}/clearing": COORDINATORS,
+    "/evidence/{recording}/review": COORDINATORS,
     "/organisations": ALL,
     "/search": ALL,
     "/stats": ALL,
@@ -82,17 +85,26 @@ def page_paths() -> set[str]:
     paths = set()
     for route in _walk(web_routes.router):
         if "GET" in route.methods:
-            paths.add(re.sub(r"\{(case|person|consent|evidence)_id\}", r"{\1}", route.path))
+            paths.add(re.sub(r"\{(case|person|consent|evidence|recording)_id\}", r"{\1}", route.path))
     return paths
 
 
 def fill(path: str, world: World) -> str:
-    return path.format(case=world.case, person=world.person, consent=world.consent, evidence=world.evidence)
+    return path.format(
+        case=world.case,
+        person=world.person,
+        consent=world.consent,
+        evidence=world.evidence,
+        recording=world.recording,
+    )
 
 
 @pytest.fixture
 def world(browser: TestClient, documenter: Account) -> World:
-    return build_world(browser, documenter)
+    built = build_world(browser, documenter)
+    elsewhere = create_case(browser, documenter, title="Запіс сходу")
+    built.recording = upload(browser, documenter, elsewhere["id"], media_files.audio_flac(0.2))["id"]
+    return built
 
 
 def test_every_page_has_an_access_rule() -> None:

@@ -22,6 +22,7 @@ class World:
     testimony: str
     organisation: str
     evidence: str
+    recording: str = ""  # a recording in a case of its own, made only by the tests that need one
 
 
 def build_world(client: TestClient, documenter: Account) -> World:
