@@ -167,6 +167,16 @@ def saved_language(*, ctx: AppContext, user_id: uuid.UUID) -> str | None:
         return session.exec(select(User.language).where(User.id == user_id)).first()
 
 
+def accounts_in_duress(*, ctx: AppContext) -> list[str]:
+    """Usernames of accounts in duress, for the banner every admin page carries until it is lifted."""
+    with ctx.db.session(write=False) as session:
+        return list(
+            session.exec(
+                select(User.username).where(col(User.duress_at).is_not(None)).order_by(col(User.username))
+            ).all()
+        )
+
+
 def save_language(*, session: Session, actor: Actor, language: str) -> None:
     """Remember the user's language for every page and device."""
     session.execute(sa.update(User).where(col(User.id) == actor.user_id).values(language=language))
