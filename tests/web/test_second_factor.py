@@ -96,3 +96,14 @@ def test_the_code_step_without_a_password_step_goes_back_to_the_password(browser
         "/login/code", data={"otp": "123456", "csrf_token": csrf_of(page.text)}, follow_redirects=False
     )
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_a_weak_password_is_refused_on_the_web_with_its_reason_in_belarusian(
+    browser: TestClient, admin: Account
+) -> None:
+    sign_in(browser, admin, lang="be")
+    response = post_form(
+        browser, "/admin/users", {"username": "newone", "role": "documenter", "password": "aaaaaaaaaaaa"}
+    )
+    assert response.status_code == 422
+    assert "Пароль паўтарае знакі або словы" in response.text
