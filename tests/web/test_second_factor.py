@@ -107,3 +107,45 @@ def test_a_weak_password_is_refused_on_the_web_with_its_reason_in_belarusian(
     )
     assert response.status_code == 422
     assert "Пароль паўтарае знакі або словы" in response.text
+
+
+def test_the_sessions_page_lists_sessions_and_ends_all_others(
+    browser_factory,
+    documenter: Account,  # type: ignore[no-untyped-def]
+) -> None:
+    other = sign_in(browser_factory(), documenter)
+    here = sign_in(browser_factory(), documenter)
+    page = here.get("/account/sessions")
+    assert page.status_code == 200 and "this one" in page.text and "testclient" in page.text
+    response = post_form(here, "/account/sessions/others/end", {}, form_url="/account/sessions")
+    assert response.status_code == 303
+    assert other.get("/", follow_redirects=False).status_code == 303  # sent to sign in again
+    assert here.get("/").status_code == 200
+
+
+def test_ending_this_browsers_own_session_signs_it_out(browser: TestClient, documenter: Account) -> None:
+    sign_in(browser, documenter)
+    page = browser.get("/account/sessions")
+    current = re.search(
+        r'action="/account/sessions/([0-9a-f-]+)/end"[^<]*<input[^>]*>\s*<button[^>]*>Sign out', page.text
+    )
+    assert current, page.text
+    response = browser.post(
+        f"/account/sessions/{current.group(1)}/end",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert browser.get("/", follow_redirects=False).status_code == 303
+
+
+def test_an_admin_ends_all_sessions_of_an_account_from_the_users_page(
+    browser_factory,
+    admin: Account,
+    documenter: Account,  # type: ignore[no-untyped-def]
+) -> None:
+    theirs = sign_in(browser_factory(), documenter)
+    mine = sign_in(browser_factory(), admin)
+    response = post_form(mine, f"/admin/users/{documenter.user_id}/sessions/end", {}, form_url="/admin/users")
+    assert response.status_code == 303
+    assert theirs.get("/", follow_redirects=False).status_code == 303
