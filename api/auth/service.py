@@ -121,6 +121,8 @@ class OtpRequired(AuthenticationRequired):
 
 WRONG_CREDENTIALS = "Wrong username, password or code, or the account is disabled."
 CHALLENGE_TTL = timedelta(minutes=5)
+#: Longer than any password ever accepted (new ones stop at passwords.MAX_LENGTH; the CLI once had no limit).
+MAX_SIGN_IN_CHARS = 4096
 #: Device tokens are kept by browsers (a cookie) and scripts for this long.
 DEVICE_TOKEN_DAYS = 365
 
@@ -160,9 +162,12 @@ def log_in(
     keys = throttle.attempt_keys(secret=ctx.secret, username=username, client=client)
     trusted = _check_throttle(ctx=ctx, session=session, keys=keys)
     user = session.exec(select(User).where(User.username == username)).first()
-    # Both hashes are always checked, so a duress sign-in takes the time of any other.
-    normal = verify_password(user.password_hash if user else None, password)
-    duress = verify_password(user.duress_password_hash if user else None, password)
+    # Both hashes are always checked, so a duress sign-in takes the time of any other. A password longer than
+    # any that could be set is wrong without spending Argon2 time on megabytes.
+    normal = duress = False
+    if len(password) <= MAX_SIGN_IN_CHARS:
+        normal = verify_password(user.password_hash if user else None, password)
+        duress = verify_password(user.duress_password_hash if user else None, password)
     if user is None or user.disabled or not (normal or duress):
         _fail(session=session, keys=keys, trusted=trusted, user=user)
     if duress and not normal:

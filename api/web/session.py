@@ -21,13 +21,14 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor, keyed_hash
 from api.deps import ContextDep
-from api.problems import PermissionDenied, ProblemError
+from api.problems import BadRequest, PermissionDenied, ProblemError
 from api.web import i18n
 from api.web import service as web_service
 
@@ -193,7 +194,11 @@ def check_origin(request: Request) -> None:
 
 
 async def _read_form(request: Request) -> FormData:
-    return await request.form()
+    """The posted form; one Starlette refuses to parse (over 1,000 fields, a part over 1 MiB) is a 400 page."""
+    try:
+        return await request.form()
+    except StarletteHTTPException as exc:
+        raise BadRequest("The form could not be read: it has too many fields or one is too large.") from exc
 
 
 async def session_form(request: Request, actor: WebActor) -> FormData:  # noqa: ARG001 (signed in first)

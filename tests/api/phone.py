@@ -24,9 +24,18 @@ class Phone:
         return totp.code_at(self.secret, time.time() + steps * totp.STEP_SECONDS)
 
 
-def token_for(client: TestClient, username: str, password: str = PASSWORD, **fields: Any) -> Any:
+def token_for(
+    client: TestClient,
+    username: str,
+    password: str = PASSWORD,
+    *,
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> Any:
     """POST /auth/token as the OAuth2 password form."""
-    return client.post(f"{API}/auth/token", data={"username": username, "password": password, **fields})
+    return client.post(
+        f"{API}/auth/token", data={"username": username, "password": password, **fields}, headers=headers
+    )
 
 
 def enrol(client: TestClient, who: Account) -> tuple[Phone, list[str]]:
