@@ -58,7 +58,7 @@ def enter_duress(*, session: Session, user: User) -> None:
     audit_service.record(
         session=session,
         actor_id=user.id,
-        action="account.duress",
+        action="duress.signed_in",
         target_type="user",
         target_id=str(user.id),
         details={"sessions_ended": ended},

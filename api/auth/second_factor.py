@@ -83,7 +83,7 @@ def confirm_totp(*, ctx: AppContext, session: Session, actor: Actor, code: str) 
     audit_service.record(
         session=session,
         actor_id=actor.user_id,
-        action="2fa.enabled",
+        action="second_factor.enabled",
         target_type="user",
         target_id=str(user.id),
     )
@@ -146,7 +146,7 @@ def check_second_factor(*, ctx: AppContext, session: Session, user: User, code: 
         audit_service.record(
             session=session,
             actor_id=user.id,
-            action="2fa.recovery_code_used",
+            action="second_factor.recovery_code_used",
             target_type="user",
             target_id=str(user.id),
         )
@@ -178,7 +178,7 @@ def reset_second_factor(*, session: Session, actor: Actor, user_id: uuid.UUID) -
     audit_service.record(
         session=session,
         actor_id=actor.user_id,
-        action="2fa.reset",
+        action="second_factor.reset",
         target_type="user",
         target_id=str(user.id),
         details={"had_second_factor": had},

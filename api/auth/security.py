@@ -63,6 +63,10 @@ GUARDED_PERMISSIONS = frozenset(
 )
 
 
+#: What a duress sign-in suspends besides: an admin forced to sign in reads no audit log, manages no account.
+DURESS_WITHHELD = GUARDED_PERMISSIONS | {Permission.AUDIT_READ, Permission.USER_MANAGE}
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated caller of a request.
@@ -96,8 +100,10 @@ class Actor:
         needs = (
             require_second_factor and not has_second_factor and Permission.PERSON_READ_IDENTITY in permissions
         )
-        if needs or duress:
+        if needs:
             permissions = permissions - GUARDED_PERMISSIONS
+        if duress:
+            permissions = permissions - DURESS_WITHHELD
         return cls(user_id, username, Role(role), token_id, permissions, needs, duress)
 
     def can(self, permission: Permission) -> bool:
