@@ -126,7 +126,7 @@ def list_sessions(actor: CurrentActor, session: SessionDep) -> list[SessionRead]
     ]
 
 
-@router.delete("/sessions/{session_id}", status_code=204, responses=problem_responses(401, 404))
+@router.delete("/sessions/{session_id}", status_code=204, responses=problem_responses(401, 404, 422))
 def end_session(session_id: uuid.UUID, actor: CurrentActor, session: SessionDep) -> None:
     """End one of your sessions or tokens; it is refused from its next request on."""
     sessions_service.end_session(session=session, actor=actor, session_id=session_id)

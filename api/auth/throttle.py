@@ -30,6 +30,8 @@ from api.models.base import utcnow
 MAX_BACKOFF_SECONDS = 15 * 60
 #: An account that signed in from an address this recently is "known" there (the per-address rule spares it).
 KNOWN_ADDRESS_DAYS = 30
+#: A device token counts as this account's for this long after its last successful sign-in.
+TRUSTED_DEVICE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def device_key_for(*, secret: bytes, username: str, device_token: str) -> str:
 
 
 def is_trusted_device(*, session: Session, keys: AttemptKeys) -> bool:
-    """True when the device token shown has signed in to this account before (a success recorded with it)."""
+    """True when the device token shown signed in to this account within TRUSTED_DEVICE_DAYS."""
     if keys.device is None:
         return False
     found = session.exec(
@@ -67,6 +69,7 @@ def is_trusted_device(*, session: Session, keys: AttemptKeys) -> bool:
             col(LoginAttempt.device_key) == keys.device,
             col(LoginAttempt.account_key) == keys.account,
             col(LoginAttempt.success).is_(True),
+            col(LoginAttempt.at) > utcnow() - timedelta(days=TRUSTED_DEVICE_DAYS),
         )
     ).first()
     return found is not None

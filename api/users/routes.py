@@ -58,7 +58,7 @@ def update_user(user_id: uuid.UUID, user_in: UserUpdate, session: SessionDep, ac
 
 
 @router.delete(
-    "/{user_id}/sessions", response_model=SessionsEnded, responses=problem_responses(401, 403, 404)
+    "/{user_id}/sessions", response_model=SessionsEnded, responses=problem_responses(401, 403, 404, 422)
 )
 def end_sessions(user_id: uuid.UUID, session: SessionDep, actor: Admin) -> SessionsEnded:
     """End every session and token of an account at once (from its next request on)."""
@@ -67,7 +67,7 @@ def end_sessions(user_id: uuid.UUID, session: SessionDep, actor: Admin) -> Sessi
     return SessionsEnded(ended=ended)
 
 
-@router.delete("/{user_id}/2fa", response_model=UserRead, responses=problem_responses(401, 403, 404))
+@router.delete("/{user_id}/2fa", response_model=UserRead, responses=problem_responses(401, 403, 404, 422))
 def reset_second_factor(user_id: uuid.UUID, session: SessionDep, actor: Admin) -> UserRead:
     """Reset an account's second factor (audited), after checking who asks: they must enrol again."""
     user = second_factor.reset_second_factor(session=session, actor=actor, user_id=user_id)
@@ -75,7 +75,9 @@ def reset_second_factor(user_id: uuid.UUID, session: SessionDep, actor: Admin) -
     return UserRead.model_validate(user)
 
 
-@router.delete("/{user_id}/duress", response_model=UserRead, responses=problem_responses(401, 403, 404, 409))
+@router.delete(
+    "/{user_id}/duress", response_model=UserRead, responses=problem_responses(401, 403, 404, 409, 422)
+)
 def lift_duress(user_id: uuid.UUID, session: SessionDep, actor: Admin) -> UserRead:
     """Lift an account's duress once the person is safe (audited); sessions it ended stay ended."""
     user = duress_service.lift_duress(session=session, actor=actor, user_id=user_id)

@@ -92,7 +92,13 @@ def confirm_second_factor(
         codes = second_factor.confirm_totp(
             ctx=ctx, session=session, actor=actor, code=str(form.get("code", ""))
         )
-    except (ValidationProblem, Conflict):
+    except Conflict:
+        session.rollback()
+        state = FormState(general=[_ALREADY_ON])
+        return _second_factor_page(
+            request, ctx=ctx, session=session, actor=actor, state=state, status_code=409
+        )
+    except ValidationProblem:
         session.rollback()
         state = FormState()
         state.add("code", _WRONG_CODE)
