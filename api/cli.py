@@ -56,6 +56,32 @@ def _context() -> AppContext:
     return AppContext.build(_settings())
 
 
+def _terminal_language() -> str:
+    """be, ru or en from the POSIX locale variables (LC_ALL, LC_MESSAGES, LANG), English by default."""
+    from api.web import i18n
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            primary = value.split("_")[0].split(".")[0].lower()
+            return primary if primary in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    return i18n.DEFAULT_LANGUAGE
+
+
+def _localised(exc: Exception) -> str:
+    """A problem's message in the terminal's language (its field messages are message ids of the catalogs)."""
+    from api.problems import ProblemError
+    from api.web import i18n
+
+    if not isinstance(exc, ProblemError):
+        return str(exc)
+    errors = exc.extensions.get("errors") or []
+    if not errors:
+        return str(exc.detail or exc)
+    with i18n.activated(_terminal_language()):
+        return "; ".join(f"{e['field']}: {i18n.gettext(str(e['message']))}" for e in errors)
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -130,7 +156,7 @@ def user_create(
                 session=session, username=username, role=role, password=password
             )
     except ProblemError as exc:
-        _fail(str(exc.detail or exc))
+        _fail(_localised(exc))
     finally:
         ctx.close()
     typer.echo(f"created {user.username} ({user.role})")

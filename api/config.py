@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     api_token_ttl_days: int = Field(default=365, ge=1, le=3650)
     login_max_failures: int = Field(default=5, ge=1)
     login_ip_max_failures: int = Field(default=30, ge=1)
+    # Failures of clients that never signed in to the account, from every address together.
+    login_account_max_failures: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
 
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     tsa_urls: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
     trust_proxy_headers: bool = False
+    # Roles that may read identities must have a second factor before they do (on by default in production).
+    require_2fa: bool | None = None
     log_level: str = "INFO"
     # Organisation shown on exports and bundles (bag-info Source-Organization).
     organisation_name: str = "Precedent"
@@ -85,6 +89,11 @@ class Settings(BaseSettings):
             if self.storage_backend is StorageBackend.S3 and not self.s3_bucket:
                 raise ValueError("PRECEDENT_S3_BUCKET is required when PRECEDENT_STORAGE_BACKEND=s3")
         return self
+
+    @property
+    def second_factor_required(self) -> bool:
+        """PRECEDENT_REQUIRE_2FA, defaulting to on in production mode and off in dev mode."""
+        return self.mode is Mode.PRODUCTION if self.require_2fa is None else self.require_2fa
 
     @property
     def resolved_database_url(self) -> str:

@@ -99,6 +99,7 @@ _SEALED_PLACES = (
     "SELECT 1 FROM evidence_item WHERE sealed_filename IS NOT NULL LIMIT 1",
     "SELECT 1 FROM evidence_blob WHERE sealed_identifiers IS NOT NULL LIMIT 1",
     "SELECT 1 FROM revision WHERE sealed_identity IS NOT NULL LIMIT 1",
+    "SELECT 1 FROM user_account WHERE totp_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL LIMIT 1",
 )
 
 

@@ -236,11 +236,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         headers = dict(exc.headers or {})
         if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
-            # FastAPI answers 400 when the body is not even text (invalid UTF-8): report it as invalid input.
-            invalid = ValidationProblem.single(
-                "body", "the request body is not valid UTF-8 JSON", "json_invalid"
-            )
-            return problem_response(invalid.to_problem(instance=request.url.path))
+            return problem_response(_unreadable_body(request).to_problem(instance=request.url.path))
         if exc.status_code == 405:
             # Starlette names only the first matching route's methods; RFC 9110 wants all of the resource's.
             allowed = _allowed_methods(app, request.url.path)
@@ -265,6 +261,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, _route(request), frames)
         problem = Problem(type="/problems/internal-error", title="Internal error", status=500)
         return problem_response(problem)
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _unreadable_body(request: Request) -> ProblemError:
+    """What a 400 from FastAPI's body parsing means: a form it would not parse, or a body that is not text."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES:
+        # Starlette stops at 1,000 fields and 1 MiB per part (a flood of fields, one huge field).
+        return BadRequest("The form could not be read: it has too many fields or one is too large.")
+    # FastAPI answers 400 when the body is not even text (invalid UTF-8): report it as invalid input.
+    return ValidationProblem.single("body", "the request body is not valid UTF-8 JSON", "json_invalid")
 
 
 def _route(request: Request) -> str:

@@ -122,3 +122,27 @@ def test_production_mode_refuses_to_start_without_a_secret_key(
     result = cli("db", "upgrade", env=env)
     assert result.returncode == 2
     assert "PRECEDENT_SECRET_KEY" in result.stderr
+
+
+def test_a_weak_password_is_refused_with_its_reason_in_the_terminals_language(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    env = _env(empty_database_url, tmp_path / "var")
+    assert cli("db", "upgrade", env=env).returncode == 0
+    english = cli(
+        "user", "create", "ales", "--role", "researcher", "--password-stdin", env=env, stdin="a" * 12 + "\n"
+    )
+    assert english.returncode == 1
+    assert "repeats characters or words" in english.stderr
+    belarusian = cli(
+        "user",
+        "create",
+        "ales",
+        "--role",
+        "researcher",
+        "--password-stdin",
+        env={**env, "LANG": "be_BY.UTF-8"},
+        stdin="password1234\n",
+    )
+    assert belarusian.returncode == 1
+    assert "распаўсюджаны пароль" in belarusian.stderr

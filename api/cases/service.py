@@ -90,7 +90,7 @@ def visible_clause(actor: Actor) -> sa.ColumnElement[bool]:
     """SQL condition selecting the cases `actor` may see (the one rule every query uses)."""
     return _visible(
         actor.user_id,
-        actor.can(Permission.CASE_READ),
+        actor.can(Permission.CASE_READ) and not actor.duress,  # duress: an empty workspace (docs/accounts.md)
         actor.can(Permission.CASE_READ_ALL),
         actor.can(Permission.CASE_READ_RESTRICTED),
     )

@@ -3,7 +3,8 @@
 `api.sealing.Sealer._open` is called here and nowhere else (tests/api/test_identity_door.py walks the tree's
 syntax to keep it so). What is sealed: people's identities, the identity values inside revisions, the
 identifying metadata of evidence files (GPS, serial numbers), evidence file names, the words of testimonies
-(and of their revisions), and web form drafts.
+(and of their revisions), web form drafts, and accounts' TOTP secrets (opened unaudited, for their own account
+only: see `open_own_totp_secret`).
 
 Recording. The door adds one `AuditEvent` per opening to the caller's session: one row per (session, subject),
 a batch (a list, an export, a history) in one row whose details list the ids. The row carries ids and codes
@@ -44,7 +45,7 @@ from api.auth.security import Actor
 from api.models import AuditEvent
 from api.models.base import utcnow
 from api.problems import NotFound
-from api.sealing import Sealer
+from api.sealing import Sealer, SealError
 
 #: Why a value was opened, recorded with the opening: shown to the caller, merged with an update, listed in a
 #: record's history, used to name or redact people in an export.
@@ -154,6 +155,21 @@ def open_own_draft(
     if author_id != actor.user_id:
         raise NotFound("No such draft of yours.")
     return sealer._open(sealed, context=f"draft:{draft_id}")
+
+
+def open_own_totp_secret(*, sealer: Sealer, user_id: uuid.UUID, sealed: bytes) -> str:
+    """Open an account's TOTP secret to check a code it sent; not audited, and it never leaves the server.
+
+    Why here and unaudited: the secret is opened at every sign-in with a code, by the server on the account's
+    own behalf, and is never shown to anyone after enrolment; an audit row per sign-in would say nothing the
+    `login.succeeded` row does not. The context is fixed to "totp:<user id>", so nothing else opens here
+    (AES-GCM binds each sealed value to its context) and one account's secret copied onto another's row fails.
+    """
+    document = sealer._open(sealed, context=f"totp:{user_id}")
+    secret = document.get("secret")
+    if not isinstance(secret, str):
+        raise SealError("sealed TOTP secret is not a document with a secret")
+    return secret
 
 
 def _record(

@@ -13,7 +13,7 @@ from api.models.revision import Revision
 from api.models.search import CaseText
 from api.models.taxonomy import TaxonomyClosure, TaxonomyNode, TaxonomyVersion, VocabularyTerm
 from api.models.testimony import Testimony
-from api.models.user import ApiToken, LoginAttempt, User
+from api.models.user import ApiToken, LoginAttempt, RecoveryCode, User
 from api.models.web import Draft
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Organisation",
     "Person",
     "PersonIdentity",
+    "RecoveryCode",
     "ReferenceCounter",
     "Revision",
     "TaxonomyClosure",

@@ -22,6 +22,16 @@ class User(SQLModel, table=True):
     language: str | None = str_field(16, nullable=True)
     created_at: datetime = ts_field()
     password_changed_at: datetime = ts_field()
+    # TOTP (RFC 6238): the secret sealed under the identity key (api.sealing), bound to "totp:<user id>"; the
+    # pending one while enrolling, until a first code confirms it. The last accepted time step refuses replays.
+    totp_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
+    totp_pending_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
+    totp_enabled_at: datetime | None = ts_field(nullable=True)
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    # A second password that signs in to an empty workspace and raises an alert (docs/accounts.md).
+    duress_password_hash: str | None = str_field(255, nullable=True)
+    # Set when the duress password was used; only an admin clears it.
+    duress_at: datetime | None = ts_field(nullable=True)
 
 
 class ApiToken(SQLModel, table=True):
@@ -39,6 +49,10 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime = ts_field()
     revoked_at: datetime | None = ts_field(nullable=True)
     last_used_at: datetime | None = ts_field(nullable=True)
+    # What the holder sees in their list of sessions: the browser or program, and a coarse address (an IPv4
+    # /24 or an IPv6 /48), never the full one.
+    client: str | None = str_field(200, nullable=True)
+    address: str | None = str_field(64, nullable=True)
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -48,6 +62,8 @@ class LoginAttempt(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_login_attempt_account_at", "account_key", "at"),
         sa.Index("ix_login_attempt_client_at", "client_key", "at"),
+        sa.Index("ix_login_attempt_account_client_at", "account_key", "client_key", "at"),
+        sa.Index("ix_login_attempt_device_at", "device_key", "at"),
     )
 
     id: int | None = Field(
@@ -57,3 +73,18 @@ class LoginAttempt(SQLModel, table=True):
     client_key: str = str_field(64)
     success: bool = Field(nullable=False)
     at: datetime = ts_field()
+    # A keyed hash of (account, device cookie) when the client showed one: a browser that signed in to the
+    # account before counts its failures apart from everyone else's (OWASP "device cookies").
+    device_key: str | None = str_field(64, nullable=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for a TOTP code, stored only as a keyed hash."""
+
+    __tablename__ = "recovery_code"
+
+    id: uuid.UUID = uuid_pk()
+    user_id: uuid.UUID = fk_field("user_account.id", ondelete="CASCADE")
+    code_hash: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    created_at: datetime = ts_field()
+    used_at: datetime | None = ts_field(nullable=True)

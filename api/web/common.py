@@ -32,6 +32,16 @@ NOTICES = {
     "user_updated": N_("The account was changed."),
     "local_node_added": N_("The category was added. It can be chosen on the case form now."),
     "signed_out": N_("You have signed out."),
+    "sign_in_expired": N_("The sign-in took too long. Start again with your password."),
+    "second_factor_needed": N_(
+        "Your role can read people's names: set up a second factor to read them, download files or export."
+    ),
+    "session_ended": N_("The session was ended. It can no longer be used."),
+    "other_sessions_ended": N_("Every other session and token of your account was ended."),
+    "duress_password_set": N_("The duress password was set."),
+    "sessions_ended_for_user": N_("Every session and token of the account was ended."),
+    "second_factor_reset": N_("The second factor was reset. The person must set one up again."),
+    "duress_lifted": N_("The duress alert was lifted. Sessions it ended stay ended."),
 }
 
 

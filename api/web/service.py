@@ -63,7 +63,7 @@ def _draft_context(draft_id: uuid.UUID) -> str:
 
 def _own_draft(session: Session, actor: Actor, draft_id: uuid.UUID) -> Draft:
     draft = session.exec(select(Draft).where(Draft.id == draft_id, Draft.user_id == actor.user_id)).first()
-    if draft is None:
+    if draft is None or actor.duress:
         raise NotFound("No such draft of yours.")
     return draft
 
@@ -133,7 +133,9 @@ def get_draft(*, session: Session, actor: Actor, sealer: Sealer, draft_id: uuid.
 
 
 def list_drafts(*, session: Session, actor: Actor, sealer: Sealer, limit: int = 50) -> list[DraftRead]:
-    """Return the actor's drafts, most recently saved first."""
+    """Return the actor's drafts, most recently saved first (none while the account is in duress)."""
+    if actor.duress:
+        return []
     rows = session.exec(
         select(Draft)
         .where(Draft.user_id == actor.user_id)
@@ -167,6 +169,16 @@ def saved_language(*, ctx: AppContext, user_id: uuid.UUID) -> str | None:
         return session.exec(select(User.language).where(User.id == user_id)).first()
 
 
+def accounts_in_duress(*, ctx: AppContext) -> list[str]:
+    """Usernames of accounts in duress, for the banner every admin page carries until it is lifted."""
+    with ctx.db.session(write=False) as session:
+        return list(
+            session.exec(
+                select(User.username).where(col(User.duress_at).is_not(None)).order_by(col(User.username))
+            ).all()
+        )
+
+
 def save_language(*, session: Session, actor: Actor, language: str) -> None:
     """Remember the user's language for every page and device."""
     session.execute(sa.update(User).where(col(User.id) == actor.user_id).values(language=language))
@@ -183,6 +195,8 @@ def usernames(*, session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, 
 
 def recent_activity(*, session: Session, actor: Actor, limit: int = 10) -> list[Activity]:
     """Return the actor's own latest changes, with the reference of the case each belongs to if still visible."""
+    if actor.duress:
+        return []  # an empty workspace: not even what one did lately
     rows = session.exec(
         select(Revision)
         .where(Revision.actor_id == actor.user_id)

@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor, keyed_hash
 from api.deps import ContextDep
-from api.problems import PermissionDenied, ProblemError
+from api.problems import BadRequest, PermissionDenied, ProblemError
 from api.web import i18n
 from api.web import service as web_service
 
 SESSION_COOKIE = "precedent_session"
+# Half a sign-in: the password was right, the code is still to come (a "challenge" token, 5 minutes).
+CHALLENGE_COOKIE = "precedent_challenge"
+# The browser's device token: its failed sign-ins count apart from everyone else's (api.auth.throttle).
+DEVICE_COOKIE = "precedent_device"
 ANON_CSRF_COOKIE = "precedent_csrf"
 LANGUAGE_COOKIE = "precedent_lang"
 CSRF_FIELD = "csrf_token"
@@ -58,6 +63,8 @@ class WebState:
     actor: Actor | None = None
     csrf_token: str = ""
     set_anon_csrf: bool = False
+    # For admins: accounts whose duress password was used (a banner on every page until lifted).
+    duress_alerts: list[str] = field(default_factory=list)
 
 
 def is_https(request: Request) -> bool:
@@ -135,7 +142,12 @@ def get_optional_actor(request: Request, ctx: ContextDep) -> Actor | None:
         cookie=request.cookies.get(LANGUAGE_COOKIE),
         accept_language=request.headers.get("accept-language"),
     )
-    request.state.web = WebState(lang=lang, actor=actor, csrf_token=csrf_token_for(ctx.secret, actor))
+    # Never to an account in duress itself: the person forcing it must not learn of the alert.
+    admin = actor.can(Permission.USER_MANAGE) and not actor.duress
+    alerts = web_service.accounts_in_duress(ctx=ctx) if admin else []
+    request.state.web = WebState(
+        lang=lang, actor=actor, csrf_token=csrf_token_for(ctx.secret, actor), duress_alerts=alerts
+    )
     return actor
 
 
@@ -182,7 +194,11 @@ def check_origin(request: Request) -> None:
 
 
 async def _read_form(request: Request) -> FormData:
-    return await request.form()
+    """The posted form; one Starlette refuses to parse (over 1,000 fields, a part over 1 MiB) is a 400 page."""
+    try:
+        return await request.form()
+    except StarletteHTTPException as exc:
+        raise BadRequest("The form could not be read: it has too many fields or one is too large.") from exc
 
 
 async def session_form(request: Request, actor: WebActor) -> FormData:  # noqa: ARG001 (signed in first)

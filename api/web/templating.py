@@ -275,6 +275,7 @@ def render_html(request: Request, name: str, context: Mapping[str, Any] | None =
     values: dict[str, Any] = {
         "lang": state.lang,
         "actor": state.actor,
+        "duress_alerts": state.duress_alerts,
         "csrf_token": state.csrf_token,
         "can": _can(state),
         "request_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

@@ -5,7 +5,7 @@ and the reviewed copy, the SHA-256 of the copy's bytes, approved or refused, the
 approved for, an optional note, who decided and when, and the custody ledger record of the decision.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-08 02:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

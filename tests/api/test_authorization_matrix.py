@@ -153,6 +153,13 @@ def _retract(_: World) -> dict[str, str]:
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/auth/me"): Rule(EVERYONE),
+    ("GET", "/auth/sessions"): Rule(EVERYONE),
+    ("POST", "/auth/2fa/totp"): Rule(EVERYONE, mutates=True),
+    ("DELETE", "/users/{user_id}/sessions"): Rule(ADMIN_ONLY, mutates=True),
+    ("DELETE", "/users/{user_id}/2fa"): Rule(ADMIN_ONLY, mutates=True),
+    ("DELETE", "/users/{user_id}/duress"): Rule(
+        (409, 403, 403, 403, 403)
+    ),  # 409: the account is not in duress
     ("GET", "/users"): Rule(ADMIN_ONLY),
     ("POST", "/users"): Rule(
         ADMIN_ONLY, lambda w: {"username": f"new{next(_n)}", "role": "researcher"}, True
@@ -273,8 +280,16 @@ RULES: dict[tuple[str, str], Rule] = {
         EVERYONE, send=lambda w: {"params": {"first": 1, "second": 1}}
     ),
 }
-# Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token.
-UNMATRIXED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
+# Routes checked elsewhere: logging in is public (test_auth), logging out revokes the caller's own token; the
+# caller's own second factor, sessions and duress password (test_second_factor, test_sessions, test_duress).
+UNMATRIXED = {
+    ("POST", "/auth/token"),
+    ("POST", "/auth/logout"),
+    ("POST", "/auth/2fa/totp/confirm"),
+    ("DELETE", "/auth/sessions"),
+    ("DELETE", "/auth/sessions/{session_id}"),
+    ("PUT", "/auth/duress-password"),
+}
 ROLES = ("admin", "coordinator", "documenter", "documenter2", "researcher")
 
 
@@ -302,6 +317,7 @@ def fill(path: str, w: World) -> str:
         export_id=w.export,
         evidence_id=w.evidence,
         clearing_id=w.clearing,
+        session_id="00000000-0000-4000-8000-000000000000",
     )
 
 

@@ -67,9 +67,13 @@ PAGES: dict[str, dict[str, int]] = {
     "/admin/taxonomy": ADMINS,
     "/admin/audit": ADMINS,
     "/admin/audit.csv": ADMINS,
+    "/account/2fa": ALL,
+    "/account/sessions": ALL,
+    "/account/duress": ALL,
 }
 # Pages checked elsewhere: the sign-in form is public (test_sessions); a draft redirects to its form (test_forms).
-UNMATRIXED = {"/login", "/drafts/{draft_id}"}
+# The second step of signing in needs a password step first (test_second_factor).
+UNMATRIXED = {"/login", "/login/code", "/drafts/{draft_id}"}
 
 
 def _walk(router: Any) -> Iterator[APIRoute]:

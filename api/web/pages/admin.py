@@ -15,7 +15,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.audit import service as audit_service
+from api.auth import duress as duress_service
+from api.auth import second_factor
 from api.auth import service as auth_service
+from api.auth import sessions as sessions_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, SessionDep
@@ -140,6 +143,30 @@ def update_user(
         update_errors=errors,
         status_code=422,
     )
+
+
+@router.post("/admin/users/{user_id}/sessions/end")
+def end_sessions(user_id: uuid.UUID, form: SessionForm, session: SessionDep, actor: Admin) -> Response:
+    """End every session and token of an account; it takes effect on its next request."""
+    sessions_service.end_all_sessions_of(session=session, actor=actor, user_id=user_id)
+    session.commit()
+    return redirect("/admin/users?notice=sessions_ended_for_user")
+
+
+@router.post("/admin/users/{user_id}/2fa/reset")
+def reset_second_factor(user_id: uuid.UUID, form: SessionForm, session: SessionDep, actor: Admin) -> Response:
+    """Reset an account's second factor (audited) once the person's identity is checked."""
+    second_factor.reset_second_factor(session=session, actor=actor, user_id=user_id)
+    session.commit()
+    return redirect("/admin/users?notice=second_factor_reset")
+
+
+@router.post("/admin/users/{user_id}/duress/lift")
+def lift_duress(user_id: uuid.UUID, form: SessionForm, session: SessionDep, actor: Admin) -> Response:
+    """Lift a duress alert once the person is safe (audited)."""
+    duress_service.lift_duress(session=session, actor=actor, user_id=user_id)
+    session.commit()
+    return redirect("/admin/users?notice=duress_lifted")
 
 
 # ---- local taxonomy nodes -----------------------------------------------------------------------------------
