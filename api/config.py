@@ -38,7 +38,7 @@ class StorageBackend(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Every setting Precedent reads; each is documented in the README table."""
+    """Every setting Precedent reads; each is documented in docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="PRECEDENT_", extra="ignore", validate_default=True)
 

@@ -1,4 +1,4 @@
-"""The permission matrix: `resource:action` permissions granted to each role. The README shows the same table."""
+"""The permission matrix: `resource:action` permissions granted to each role. docs/roles.md shows the same table."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def permissions_for(role: Role | str) -> frozenset[Permission]:
 
 
 def matrix_markdown() -> str:
-    """Render the matrix as the Markdown table the README carries."""
+    """Render the matrix as the Markdown table docs/roles.md carries."""
     roles = list(Role)
     lines = ["| permission | " + " | ".join(r.value for r in roles) + " |", "|---|" + "---|" * len(roles)]
     for perm in Permission:

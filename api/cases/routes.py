@@ -51,7 +51,7 @@ def list_cases(
 ) -> Page[CaseHit]:
     """Search the cases you may see: every filter combines with AND; a page at a time, with the total.
 
-    How dates, places, people and words match is described in the README ("Search and statistics").
+    How dates, places, people and words match is described in docs/api.md ("Search and statistics").
     """
     # A statement session: the count and the page are each read as the data stands then (no transaction
     # around them on PostgreSQL); a case written between the two may be counted and not listed, or listed

@@ -672,7 +672,7 @@ def _pairs(tally: _Tally) -> dict[Any, list[int]]:
 def case_stats(
     *, session: Session, actor: Actor, filters: SearchFilters, group_by: str, side: sa.Engine | None = None
 ) -> StatsRead:
-    """Count the matching cases and their victims per group; see the README for what each count means.
+    """Count the matching cases and their victims per group; see docs/api.md for what each count means.
 
     `side`: the database's side pool (api.db.Database.side_engine), through which a pass over a large
     PostgreSQL table is read in ranges at once."""
