@@ -58,7 +58,7 @@ def _context() -> AppContext:
 
 def _terminal_language() -> str:
     """be, ru or en from the POSIX locale variables (LC_ALL, LC_MESSAGES, LANG), English by default."""
-    from api.web import i18n
+    from api import i18n
 
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name, "")
@@ -70,8 +70,8 @@ def _terminal_language() -> str:
 
 def _localised(exc: Exception) -> str:
     """A problem's message in the terminal's language (its field messages are message ids of the catalogs)."""
+    from api import i18n
     from api.problems import ProblemError
-    from api.web import i18n
 
     if not isinstance(exc, ProblemError):
         return str(exc)

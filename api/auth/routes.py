@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api import i18n
 from api.auth import duress as duress_service
 from api.auth import second_factor
 from api.auth import service as auth_service
@@ -17,7 +18,6 @@ from api.auth.clients import client_info
 from api.deps import ContextDep, CurrentActor, SessionDep
 from api.problems import ValidationProblem, problem_responses
 from api.routing import SessionRoute
-from api.web import i18n
 from schemas.auth import (
     DuressPasswordSet,
     MeRead,

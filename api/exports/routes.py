@@ -16,6 +16,7 @@ from api.auth.security import Actor
 from api.deps import ContextDep, CurrentActor, Require, SessionDep
 from api.exports import bundle, huridocs, ilo, ituc, research, sheet
 from api.exports import service as export_service
+from api.exports.files import file_response, stamp
 from api.problems import PermissionDenied, file_responses, problem_responses
 from api.routing import SessionRoute
 from api.search.filters import SearchFilters, case_conditions
@@ -47,25 +48,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _EXPORT_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
 #: Problems of a made export: 409 for restricted cases without a coordinator's override_reason.
 _FILE_PROBLEMS = (401, 403, 404, 409, 422)
-
-
-def file_response(body: bytes, *, media_type: str, filename: str, record: Any) -> Response:
-    """A made export file as a download, with its export id, digest and withheld count in headers."""
-    return Response(
-        content=body,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Export-Id": str(record.id),
-            "X-Export-SHA256": record.sha256,
-            "X-Withheld-Count": str(len(record.withheld)),
-        },
-    )
-
-
-def stamp() -> str:
-    """Today (UTC) for export file names."""
-    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def _ensure_audience_allowed(actor: Actor, audience: ExportAudience) -> None:

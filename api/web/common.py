@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from api.web.i18n import N_
+from api.i18n import N_
 from api.web.service import DraftRead
 
 # Messages shown once after a redirect, chosen by key so no user text travels in a URL.

@@ -6,7 +6,7 @@ Values stay English identifiers in the database and the API; only their labels a
 
 from __future__ import annotations
 
-from api.web.i18n import N_
+from api.i18n import N_
 
 LABELS: dict[str, dict[str, str]] = {
     "status": {

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from api import i18n
 from api.auth import service as auth_service
 from api.auth.clients import ClientInfo, client_info
 from api.auth.permissions import Permission
@@ -17,7 +18,6 @@ from api.cases import service as cases_service
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.problems import AuthenticationRequired, TooManyRequests
-from api.web import i18n
 from api.web import service as web_service
 from api.web.common import draft_url, notice
 from api.web.forms import FormState

@@ -19,9 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
 from api.audit import denials
+from api.i18n import N_
 from api.problems import ProblemError
 from api.routing import SessionRoute
-from api.web.i18n import N_
 from api.web.session import LoginRequired, web_state
 from api.web.templating import render
 

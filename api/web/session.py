@@ -24,12 +24,12 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api import i18n
 from api.auth import service as auth_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor, keyed_hash
 from api.deps import ContextDep
 from api.problems import BadRequest, PermissionDenied, ProblemError
-from api.web import i18n
 from api.web import service as web_service
 
 SESSION_COOKIE = "precedent_session"

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlmodel import Session
 
+from api import i18n
 from api.auth.security import Actor
+from api.i18n import N_
 from api.problems import NotFound
 from api.taxonomy import service as taxonomy_service
-from api.web import i18n
-from api.web.i18n import N_
 from schemas.taxonomy import (
     CfaCaseRef,
     CfaCompilationRef,

@@ -20,8 +20,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from api import i18n
 from api.auth.permissions import Permission
-from api.web import i18n
 from api.web.collation import sort_key
 from api.web.forms import FormState
 from api.web.labels import FIELD_NAMES, LABELS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from api import i18n
 from api.auth import passwords
-from api.web import i18n
 from tests.conftest import Account
 from tests.factories import API
 

@@ -12,12 +12,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
-from api.web import i18n
+from api import i18n
 from api.web.collation import sort_key
 from tests.conftest import Account
 from tests.web.conftest import post_form, sign_in, switch_language
 
-WEB = Path(i18n.__file__).resolve().parent
+WEB = i18n.LOCALE_DIR.parent
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 

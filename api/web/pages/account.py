@@ -17,10 +17,10 @@ from api.auth import sessions as sessions_service
 from api.auth.security import Actor
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
+from api.i18n import N_
 from api.problems import Conflict, ValidationProblem
 from api.web.common import notice
 from api.web.forms import FormState, add_problem_errors
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebActor, clear_session_cookie
 from api.web.templating import render

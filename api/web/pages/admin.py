@@ -22,11 +22,11 @@ from api.auth import sessions as sessions_service
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, SessionDep
+from api.i18n import N_
 from api.problems import Conflict, NotFound, ValidationProblem
 from api.taxonomy import service as taxonomy_service
 from api.web.common import notice
 from api.web.forms import FormState, add_problem_errors, add_validation_errors, checkbox, form_values, text
-from api.web.i18n import N_
 from api.web.labels import ERROR_TYPES
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire

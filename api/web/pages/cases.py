@@ -20,6 +20,7 @@ from api.cases import service as cases_service
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.history import service as history_service
+from api.i18n import N_
 from api.involvements import service as involvements_service
 from api.people import service as people_service
 from api.problems import Conflict, PreconditionFailed, ValidationProblem
@@ -40,7 +41,6 @@ from api.web.forms import (
     text,
     word_list,
 )
-from api.web.i18n import N_
 from api.web.labels import ERROR_TYPES
 from api.web.pages.evidence import case_evidence, custody_actors
 from api.web.routing import WebRoute, redirect

@@ -23,12 +23,12 @@ from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.clearing import service as clearing_service
 from api.deps import ContextDep, SessionDep
+from api.i18n import N_
 from api.problems import Conflict, NotFound, PreconditionFailed
 from api.records import etag
 from api.testimonies import service as testimonies_service
 from api.web import service as web_service
 from api.web.forms import FormState, add_validation_errors
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
 from api.web.templating import render

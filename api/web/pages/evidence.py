@@ -35,11 +35,11 @@ from api.context import AppContext
 from api.deps import ContextDep
 from api.evidence import receive
 from api.evidence import service as evidence_service
+from api.i18n import N_
 from api.problems import BadRequest, PayloadTooLarge, ValidationProblem
 from api.sealing import Sealer
 from api.web import service as web_service
 from api.web.forms import FormState, add_problem_errors, add_validation_errors
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import CSRF_FIELD, CsrfRefused, WebRequire, check_origin, web_state
 from api.web.templating import DAY_ONLY, MINSK, render

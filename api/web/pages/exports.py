@@ -32,11 +32,11 @@ from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.exports import bundle, huridocs, ituc, sheet
 from api.exports import service as export_service
-from api.exports.routes import file_response, stamp
+from api.exports.files import file_response, stamp
+from api.i18n import N_
 from api.models import ExportRecord
 from api.problems import BadRequest, PermissionDenied
 from api.web.forms import FormState
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
 from api.web.templating import render

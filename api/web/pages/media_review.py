@@ -25,11 +25,11 @@ from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.evidence import review as review_service
 from api.evidence import service as evidence_service
+from api.i18n import N_
 from api.models import EvidenceBlob
 from api.problems import Conflict, ValidationProblem
 from api.web import service as web_service
 from api.web.forms import FormState, add_validation_errors
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
 from api.web.templating import render

@@ -16,6 +16,7 @@ from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
+from api.i18n import N_
 from api.people import service as people_service
 from api.problems import PreconditionFailed, ValidationProblem
 from api.web import service as web_service
@@ -32,7 +33,6 @@ from api.web.forms import (
     text,
     tri_state,
 )
-from api.web.i18n import N_
 from api.web.routing import WebRoute, redirect
 from api.web.session import SessionForm, WebRequire
 from api.web.templating import render

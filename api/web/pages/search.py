@@ -23,16 +23,16 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
+from api import i18n
 from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.deps import ContextDep, SessionDep
+from api.i18n import N_
 from api.problems import ValidationProblem
 from api.search import service as search_service
 from api.search.filters import SearchFilters
 from api.taxonomy import service as taxonomy_service
-from api.web import i18n
 from api.web.forms import FormState, add_problem_errors, add_validation_errors, event_date, word_list
-from api.web.i18n import N_
 from api.web.routing import WebRoute
 from api.web.session import WebRequire
 from api.web.taxonomy import node_label, picker_tree

@@ -22,7 +22,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent / "web" / "locale"
 LANGUAGES = ("be", "ru", "en")
 DEFAULT_LANGUAGE = "en"
 # Each language named in itself, so a reader finds theirs whatever language the page is in.
