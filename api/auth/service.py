@@ -300,7 +300,7 @@ def revoke_token(*, session: Session, actor: Actor) -> None:
         .values(revoked_at=utcnow())
     )
     audit_service.record(session=session, actor_id=actor.user_id, action="logout")
-    session.commit()
+    session.flush()
 
 
 def create_user(
@@ -330,7 +330,7 @@ def create_user(
         target_id=str(user.id),
         details={"role": role.value},
     )
-    session.commit()
+    session.flush()
     return user, password
 
 
@@ -345,7 +345,7 @@ def disable_user(*, session: Session, username: str, actor_id: uuid.UUID | None 
     audit_service.record(
         session=session, actor_id=actor_id, action="user.disabled", target_type="user", target_id=str(user.id)
     )
-    session.commit()
+    session.flush()
     return user
 
 
@@ -363,7 +363,7 @@ def create_api_token(
     audit_service.record(
         session=session, actor_id=None, action="token.created", target_type="user", target_id=str(user.id)
     )
-    session.commit()
+    session.flush()
     return token, row
 
 
@@ -419,5 +419,5 @@ def update_user(
             target_id=str(user.id),
             details=details,
         )
-        session.commit()
+        session.flush()
     return user
