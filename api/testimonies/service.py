@@ -104,6 +104,9 @@ def create_testimony(
         ) from None
     ensure_not_retracted(source, "person")
     taken_by = testimony_in.taken_by or actor.user_id
+    if taken_by != actor.user_id and not actor.can(Permission.CASE_UPDATE_ALL):
+        # Who took a testimony is part of its provenance: only a coordinator records it for someone else.
+        raise PermissionDenied("Only a coordinator may record a testimony taken by someone else.")
     if session.get(User, taken_by) is None:
         raise ValidationProblem.single("body.taken_by", "no user with this id", "not_found")
     said = TestimonyWords(

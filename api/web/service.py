@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from api import i18n
+from api.auth.permissions import Permission
 from api.auth.security import Actor
 from api.cases import service as cases_service
 from api.context import AppContext
@@ -23,6 +25,7 @@ from api.models import Case, Draft, Revision, User
 from api.models.base import utcnow
 from api.problems import NotFound, ValidationProblem
 from api.sealing import Sealer
+from api.web.labels import LABELS
 
 DRAFT_FORMS = frozenset({"case", "case_edit", "involvement", "testimony", "person"})
 MAX_DRAFTS_PER_USER = 200
@@ -185,12 +188,16 @@ def save_language(*, session: Session, actor: Actor, language: str) -> None:
     session.flush()
 
 
-def usernames(*, session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Map user ids to usernames (who recorded or changed a record)."""
+def usernames(*, session: Session, actor: Actor, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Map user ids to what `actor` may be shown of who recorded or changed a record: the account name, or,
+    for a role that may not read identities (researchers), only the role ("a documenter"). An account name
+    is often a person's name, and who documented which case is itself what a hostile reader looks for."""
     if not user_ids:
         return {}
-    rows = session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()
-    return dict(rows)
+    rows = session.exec(select(User.id, User.username, User.role).where(col(User.id).in_(user_ids))).all()
+    if actor.can(Permission.PERSON_READ_IDENTITY):
+        return {user_id: name for user_id, name, _ in rows}
+    return {user_id: i18n.gettext(LABELS["role"].get(role, role)) for user_id, _, role in rows}
 
 
 def recent_activity(*, session: Session, actor: Actor, limit: int = 10) -> list[Activity]:

@@ -391,6 +391,7 @@ def _case_context(session: Session, actor: Actor, case_id: uuid.UUID, ctx: AppCo
     evidence = case_evidence(sealer=ctx.sealer, session=session, actor=actor, case_id=case_id)
     names = web_service.usernames(
         session=session,
+        actor=actor,
         user_ids={case.created_by, case.updated_by}
         | {t.taken_by for t in testimonies}
         | custody_actors(evidence),
@@ -436,7 +437,7 @@ def case_history(
     revisions = history_service.list_case_revisions(
         session=session, actor=actor, case_id=case_id, sealer=ctx.sealer
     )
-    names = web_service.usernames(session=session, user_ids={r.actor_id for r in revisions})
+    names = web_service.usernames(session=session, actor=actor, user_ids={r.actor_id for r in revisions})
     return render(
         request,
         "cases/history.html",

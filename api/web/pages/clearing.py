@@ -150,7 +150,7 @@ def _render(
             "items": items,
             "testimonies": testimonies,
             "source_names": _SOURCE_NAMES,
-            "usernames": web_service.usernames(session=session, user_ids=users),
+            "usernames": web_service.usernames(session=session, actor=actor, user_ids=users),
             "may_propose": row.retracted_at is None
             and any(r.state in (ClearingState.MISSING, ClearingState.STALE) for r in reviews),
             "notice": notice,

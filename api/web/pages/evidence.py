@@ -362,5 +362,7 @@ def download_evidence(evidence_id: uuid.UUID, ctx: ContextDep, actor: Downloader
     )
 
 
-def evidence_usernames(*, session: Session, entries: list[EvidenceEntry]) -> dict[uuid.UUID, str]:
-    return web_service.usernames(session=session, user_ids=custody_actors(entries))
+def evidence_usernames(
+    *, session: Session, actor: Actor, entries: list[EvidenceEntry]
+) -> dict[uuid.UUID, str]:
+    return web_service.usernames(session=session, actor=actor, user_ids=custody_actors(entries))

@@ -263,7 +263,7 @@ def person_page(
             session=session, actor=actor, organisation_id=person.organisation_id
         )
     names = web_service.usernames(
-        session=session, user_ids={person.created_by} | {c.recorded_by for c in consents}
+        session=session, actor=actor, user_ids={person.created_by} | {c.recorded_by for c in consents}
     )
     return render(
         request,
