@@ -111,7 +111,9 @@ def _render(
             "decisions": decisions,
             "states": states,
             "audiences": [a.value for a in AUDIENCES],
-            "usernames": web_service.usernames(session=session, actor=actor, user_ids={d.decided_by for d in decisions}),
+            "usernames": web_service.usernames(
+                session=session, actor=actor, user_ids={d.decided_by for d in decisions}
+            ),
             "notice": notice,
             "form": form or FormState(),
         },
