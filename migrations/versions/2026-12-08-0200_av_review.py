@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import drop_append_only, make_append_only
+
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
@@ -63,9 +65,12 @@ def upgrade() -> None:
     with op.batch_alter_table("media_review", schema=None) as batch_op:
         batch_op.create_index("ix_media_review_case_id", ["case_id"], unique=False)
         batch_op.create_index("ix_media_review_evidence_decided", ["evidence_id", "decided_at"], unique=False)
+    # A decision is evidence of who approved what: a later one supersedes it, nothing rewrites it.
+    make_append_only("media_review")
 
 
 def downgrade() -> None:
+    drop_append_only("media_review")
     with op.batch_alter_table("media_review", schema=None) as batch_op:
         batch_op.drop_index("ix_media_review_evidence_decided")
         batch_op.drop_index("ix_media_review_case_id")

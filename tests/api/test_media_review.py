@@ -130,6 +130,19 @@ def test_the_decision_is_a_custody_record_of_the_copy(
     assert reviewed[0]["details"]["audiences"] == ["partner"] and "note" not in reviewed[0]["details"]
 
 
+def test_the_database_refuses_to_rewrite_or_delete_a_decision(
+    client: TestClient, ctx: AppContext, coordinator: Account, recording: dict[str, Any]
+) -> None:
+    copy = _review_copy(client, coordinator, recording["item"]["id"])
+    client.get(f"{API}/evidence/{copy['id']}/content", headers=coordinator.headers)
+    _decide(client, coordinator, recording["item"]["id"], copy, decision="refused")
+    for statement in ("UPDATE media_review SET decision = 'approved'", "DELETE FROM media_review"):
+        with ctx.db.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            conn.execute(sa.text(statement))
+    with ctx.db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT decision FROM media_review")).scalars().all() == ["refused"]
+
+
 def test_a_copy_with_other_bytes_than_those_reviewed_is_not_approved(
     client: TestClient, coordinator: Account, recording: dict[str, Any]
 ) -> None:
